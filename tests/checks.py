@@ -1,0 +1,195 @@
+"""Repository-wide checks. Each returns a list of problems (empty = fine), naming the file or topic.
+
+They take the repository root as an argument so the runner's own tests can point them at
+throwaway topics with a planted fault and see the fault reported by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+from runner import discover_topics
+
+TOPIC_SKELETON = ["README.md", "pyproject.toml", "uv.lock", "slides.md", "tests"]
+MAX_FILE_BYTES = 2 * 1024 * 1024
+# Libraries every topic must lock at the same version, so one download serves all topics.
+SHARED_PACKAGES = [
+    "torch",
+    "lightning",
+    "transformers",
+    "mlflow",
+    "deepspeed",
+    "wandb",
+    "safetensors",
+    "huggingface-hub",
+    "scikit-learn",
+    "matplotlib",
+]
+SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".matrix", "outputs"}
+
+
+def repo_files(root: Path) -> list[Path]:
+    """Files that are (or would be) committed: git's view in a checkout, else a walk."""
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        if (root / ".git").exists():
+            return [root / p for p in out.split("\0") if p and (root / p).is_file()]
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS]
+        files += [Path(dirpath) / f for f in filenames]
+    return files
+
+
+def check_skeleton(root: Path) -> list[str]:
+    """Every topic has the parts a learner and the runner expect."""
+    problems = []
+    for topic in discover_topics(root):
+        for part in TOPIC_SKELETON:
+            if not (root / topic / part).exists():
+                problems.append(f"{topic}: missing {part}")
+        if not (root / topic / "src" / topic / "__init__.py").is_file():
+            problems.append(f"{topic}: missing src/{topic}/__init__.py (the importable package)")
+    return problems
+
+
+def check_locks(root: Path) -> list[str]:
+    """`uv lock --check` for the root project and every topic: the lock matches pyproject.toml."""
+    projects = [root] if (root / "pyproject.toml").is_file() else []
+    projects += [root / t for t in discover_topics(root)]
+    problems = []
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    for project in projects:
+        name = project.name if project != root else "(root)"
+        if not (project / "uv.lock").is_file():
+            problems.append(f"{name}: no uv.lock")
+            continue
+        run = subprocess.run(
+            ["uv", "lock", "--check", "--project", str(project)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        if run.returncode != 0:
+            last = (run.stderr.strip().splitlines() or ["(no message)"])[-1]
+            problems.append(f"{name}: uv.lock is stale ({last}); run `uv lock` there")
+    return problems
+
+
+def notebook_problems(path: Path) -> str | None:
+    """Why a committed notebook is not clean, or None."""
+    try:
+        nb = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        return f"not valid JSON ({exc})"
+    dirty = [
+        i
+        for i, cell in enumerate(nb.get("cells", []))
+        if cell.get("outputs") or cell.get("execution_count") is not None
+    ]
+    return f"cells {dirty} have outputs or execution counts" if dirty else None
+
+
+def check_notebooks_stripped(root: Path) -> list[str]:
+    """Notebooks are stored without outputs, except evidence kept under a fixtures/ folder."""
+    problems = []
+    for path in repo_files(root):
+        if path.suffix != ".ipynb" or "fixtures" in path.relative_to(root).parts:
+            continue
+        if (why := notebook_problems(path)) is not None:
+            problems.append(f"{path.relative_to(root)}: {why}")
+    return problems
+
+
+def check_file_sizes(root: Path) -> list[str]:
+    """No file over 2 MiB: generate large things instead of committing them."""
+    return [
+        f"{p.relative_to(root)}: {p.stat().st_size / 2**20:.1f} MiB (limit 2 MiB)"
+        for p in repo_files(root)
+        if p.stat().st_size > MAX_FILE_BYTES
+    ]
+
+
+def python_sources(topic_dir: Path) -> list[tuple[Path, str]]:
+    """(file, code) for every .py file and every notebook code cell in a topic."""
+    sources = []
+    for path in topic_dir.rglob("*"):
+        if SKIP_DIRS.intersection(path.relative_to(topic_dir).parts) or not path.is_file():
+            continue
+        if path.suffix == ".py":
+            sources.append((path, path.read_text(errors="replace")))
+        elif path.suffix == ".ipynb":
+            try:
+                cells = json.loads(path.read_text()).get("cells", [])
+            except ValueError:
+                continue
+            code = "\n".join(
+                "".join(c["source"]) if isinstance(c.get("source"), list) else c.get("source", "")
+                for c in cells
+                if c.get("cell_type") == "code"
+            )
+            sources.append((path, code))
+    return sources
+
+
+def check_cross_imports(root: Path) -> list[str]:
+    """A topic never imports another topic's package: each folder must stand alone."""
+    topics = discover_topics(root)
+    problems = []
+    for topic in topics:
+        others = [o for o in topics if o != topic]
+        if not others:
+            continue
+        pattern = re.compile(rf"^\s*(?:from|import)\s+({'|'.join(others)})\b", re.MULTILINE)
+        for path, code in python_sources(root / topic):
+            for match in pattern.finditer(code):
+                problems.append(
+                    f"{path.relative_to(root)}: topic {topic} imports topic {match.group(1)}"
+                )
+    return problems
+
+
+def locked_versions(lock_file: Path) -> dict[str, set[str]]:
+    """Package name -> versions locked in a uv.lock (a fork by platform may give several)."""
+    data = tomllib.loads(lock_file.read_text())
+    versions: dict[str, set[str]] = {}
+    for package in data.get("package", []):
+        versions.setdefault(package["name"], set()).add(package.get("version", "?"))
+    return versions
+
+
+def shared_version_table(root: Path) -> dict[str, dict[str, str]]:
+    """package -> topic -> locked version(s), for the shared heavy packages a topic uses."""
+    table: dict[str, dict[str, str]] = {}
+    for topic in discover_topics(root):
+        lock = root / topic / "uv.lock"
+        if not lock.is_file():
+            continue
+        locked = locked_versions(lock)
+        for name in SHARED_PACKAGES:
+            if name in locked:
+                table.setdefault(name, {})[topic] = ",".join(sorted(locked[name]))
+    return table
+
+
+def check_shared_versions(root: Path) -> list[str]:
+    """The shared heavy libraries are locked at one version across all topics."""
+    problems = []
+    for name, by_topic in shared_version_table(root).items():
+        if len(set(by_topic.values())) > 1:
+            detail = ", ".join(f"{t}={v}" for t, v in sorted(by_topic.items()))
+            problems.append(f"{name} is locked at different versions: {detail}")
+    return problems

@@ -1,0 +1,185 @@
+"""Repository-wide checks: the skeleton, locks, clean notebooks, sizes, standalone topics,
+one version of each shared library, slides that render, and a valid CI workflow.
+
+Each check names the file or topic at fault, so a red line says what to fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from checks import (
+    check_cross_imports,
+    check_file_sizes,
+    check_locks,
+    check_notebooks_stripped,
+    check_shared_versions,
+    check_skeleton,
+)
+from runner import discover_topics
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def assert_no_problems(problems: list[str]) -> None:
+    assert not problems, "\n".join(problems)
+
+
+def test_topic_skeleton(repo: Path) -> None:
+    assert_no_problems(check_skeleton(repo))
+
+
+def test_locks_are_fresh(repo: Path) -> None:
+    assert_no_problems(check_locks(repo))
+
+
+def test_notebooks_are_stripped(repo: Path) -> None:
+    assert_no_problems(check_notebooks_stripped(repo))
+
+
+def test_no_large_files(repo: Path) -> None:
+    assert_no_problems(check_file_sizes(repo))
+
+
+def test_topics_stand_alone(repo: Path) -> None:
+    assert_no_problems(check_cross_imports(repo))
+
+
+def test_shared_libraries_locked_at_one_version(repo: Path) -> None:
+    assert_no_problems(check_shared_versions(repo))
+
+
+# --- slides ---------------------------------------------------------------------------------
+
+FENCE = re.compile(r"^(```|~~~)")
+SLIDE_BREAK = re.compile(r"^(---|\*\*\*|___)\s*$")
+IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)|<img[^>]+src=\"([^\"]+)\"")
+
+
+def count_slides(markdown: str) -> int:
+    """Slides in a Marp deck: breaks outside the front matter and code fences, plus one."""
+    lines = markdown.splitlines()
+    start = 0
+    if lines and lines[0].strip() == "---":  # YAML front matter, not a slide break
+        start = next(i for i in range(1, len(lines)) if lines[i].strip() == "---") + 1
+    breaks, in_fence = 0, False
+    for line in lines[start:]:
+        if FENCE.match(line.strip()):
+            in_fence = not in_fence
+        elif not in_fence and SLIDE_BREAK.match(line):
+            breaks += 1
+    return breaks + 1
+
+
+def decks(repo: Path) -> list[Path]:
+    found = [repo / "slides.md"] + [repo / t / "slides.md" for t in discover_topics(repo)]
+    return [d for d in found if d.is_file()]
+
+
+def test_slide_images_exist(repo: Path) -> None:
+    """Marp silently renders a missing image as a broken box: catch it here instead."""
+    missing = []
+    for deck in decks(repo):
+        for match in IMAGE.finditer(deck.read_text()):
+            target = match.group(1) or match.group(2)
+            if re.match(r"^(https?:|data:|#)", target):
+                continue
+            if not (deck.parent / target.split("#")[0]).is_file():
+                missing.append(f"{deck.relative_to(repo)}: image {target} does not exist")
+    assert_no_problems(missing)
+
+
+def marp_and_chromium(repo: Path) -> tuple[Path, str]:
+    marp = repo / "node_modules" / ".bin" / "marp"
+    chromium = (
+        os.environ.get("CHROME_PATH")
+        or shutil.which("chromium")
+        or shutil.which("google-chrome")
+        or ""
+    )
+    missing = [
+        what
+        for what, ok in [("marp (run `npm ci`)", marp.exists()), ("chromium", bool(chromium))]
+        if not ok
+    ]
+    if missing:
+        if IN_CI:
+            pytest.fail(f"slide rendering needs {', '.join(missing)}; .ci/run installs them")
+        pytest.skip(f"slide rendering needs {', '.join(missing)}")
+    return marp, chromium
+
+
+def test_every_deck_renders_to_html_and_pdf(repo: Path, tmp_path: Path) -> None:
+    """Each deck renders to HTML and to a PDF with one page per slide."""
+    import pypdf
+
+    marp, chromium = marp_and_chromium(repo)
+    assert decks(repo), "no slides.md found"
+    problems = []
+    for deck in decks(repo):
+        name = deck.parent.name if deck.parent != repo else "root"
+        for fmt in ("html", "pdf"):
+            out = tmp_path / f"{name}.{fmt}"
+            run = subprocess.run(
+                [str(marp), "--allow-local-files", str(deck), "-o", str(out)],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "CHROME_PATH": chromium},
+                timeout=180,
+            )
+            if run.returncode != 0 or not out.is_file():
+                problems.append(f"{deck.relative_to(repo)}: marp {fmt} failed: {run.stderr[-500:]}")
+        pdf = tmp_path / f"{name}.pdf"
+        if pdf.is_file():
+            pages, slides = len(pypdf.PdfReader(pdf).pages), count_slides(deck.read_text())
+            if pages != slides:
+                problems.append(
+                    f"{deck.relative_to(repo)}: PDF has {pages} pages for {slides} slides"
+                )
+    assert_no_problems(problems)
+
+
+def test_slide_counting() -> None:
+    deck = "---\nmarp: true\n---\n\n# A\n\n```\n---\n```\n\n---\n\n# B\n\n***\n\n# C\n"
+    assert count_slides(deck) == 3
+
+
+# --- CI -------------------------------------------------------------------------------------
+
+WORKFLOW = Path(".github/workflows/ci.yml")
+
+
+def test_workflow_is_valid(repo: Path) -> None:
+    """Validated offline against the GitHub-workflow JSON schema that check-jsonschema ships."""
+    run = subprocess.run(
+        ["check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(repo / WORKFLOW)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_workflow_matrix_lists_every_topic(repo: Path) -> None:
+    """A topic missing from the CI matrix would never be tested on GitHub."""
+    from ruamel.yaml import YAML  # installed with check-jsonschema
+
+    workflow = YAML(typ="safe").load((repo / WORKFLOW).read_text())
+    matrix = workflow["jobs"]["topic"]["strategy"]["matrix"]["topic"]
+    assert sorted(matrix) == discover_topics(repo)
+
+
+def test_ci_runs_the_readme_test_command(repo: Path) -> None:
+    """.ci/run must run exactly what the README tells people to run."""
+    readme = (repo / "README.md").read_text()
+    match = re.search(r"```(?:bash|sh)\n(.*?)```", readme, re.DOTALL)
+    assert match, "README has no quick-start code block"
+    commands = [c.split("#")[0].strip() for c in match.group(1).splitlines() if c.strip()]
+    test_command = commands[-1]
+    assert test_command == "uv run pytest"
+    ci = (repo / ".ci" / "run").read_text().splitlines()
+    assert test_command in [line.strip() for line in ci], f".ci/run never runs `{test_command}`"
