@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Run the example project inside its container on a Slurm cluster, and fingerprint the
+# environment the job really saw. Untested here (no Slurm, no Apptainer). Submit from environments/:
+#   sbatch scripts/slurm_apptainer.sh example_project/digits-baseline-uv.sif
+#SBATCH --job-name=digits-baseline
+#SBATCH --time=00:10:00
+#SBATCH --cpus-per-task=4
+#SBATCH --mem=4G
+#SBATCH --output=%x-%j.out
+## For a GPU job add:  #SBATCH --gpus=1   (and keep --nv below)
+set -euo pipefail
+image="${1:-example_project/digits-baseline-uv.sif}"
+
+# Threads = the cores Slurm gave us, set explicitly: the default is "all cores of the node",
+# which changes with the node and changes floating-point sums with it.
+export OMP_NUM_THREADS="${SLURM_CPUS_PER_TASK:-1}"
+
+# --nv:       bind the host's NVIDIA driver and libraries (harmless on a CPU node: a warning)
+# --cleanenv: do not leak the host's PYTHONPATH, conda or module variables into the container
+# --env:      pass back in only what we decided to pass
+run() { apptainer exec --nv --cleanenv --env OMP_NUM_THREADS="$OMP_NUM_THREADS" "$@"; }
+
+run "$image" digits-baseline --seed 0
+
+# The fingerprint from *inside* the container: bind this topic's code read-only and run env-info
+# with the container's Python (it needs only numpy, which the image has).
+mkdir -p outputs
+run --bind "$PWD/src:/opt/envtools:ro" --env PYTHONPATH=/opt/envtools "$image" \
+    python -m environments.envinfo --no-torch --out "outputs/envinfo-${SLURM_JOB_ID:-local}.json"

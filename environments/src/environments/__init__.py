@@ -1,0 +1,1 @@
+"""Environment reproducibility: record, lock, export, containerise and compare environments."""

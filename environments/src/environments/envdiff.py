@@ -1,0 +1,128 @@
+"""Tell two environment fingerprints apart, most important difference first.
+
+`env-diff a.json b.json` compares two `env-info` records. A different Python or CUDA stack
+explains more than a different thread count, which explains more than a bumped package, which
+explains more than a different CPU count or path: the output is ordered that way. Exit 0 when
+the records agree, 1 when they differ (like `diff`), 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from environments.paths import UsageError
+
+# Never a difference: when the record was taken.
+IGNORED = {"created"}
+
+# (rank, label, keys), highest importance first; a key ending in "." covers everything below it.
+IMPORTANCE = [
+    (
+        1,
+        "python",
+        ["python.version", "python.implementation", "platform.system", "platform.machine"],
+    ),
+    (
+        2,
+        "gpu stack",
+        ["torch.version", "torch.cuda", "torch.cudnn", "torch.nccl", "torch.devices", "nvidia_smi"],
+    ),
+    (
+        3,
+        "numerics",
+        ["numeric_env.", "blas.", "torch.num_threads", "torch.deterministic_algorithms"],
+    ),
+    (4, "lockfile", ["lockfile.sha256"]),
+    (5, "packages", ["packages."]),
+    (6, "hardware", ["cpu.", "platform.", "torch.cuda_available"]),
+    (7, "other", [""]),
+]
+
+
+def flatten(record: Any, prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}, "l": [x]} -> {"a.b": 1, "l.0": x}: one comparable value per dotted key."""
+    if isinstance(record, dict):
+        items = record.items()
+    elif isinstance(record, list):
+        items = ((str(i), v) for i, v in enumerate(record))
+    else:
+        return {prefix: record}
+    flat: dict[str, Any] = {}
+    for key, value in items:
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if path in IGNORED or (not prefix and value is None):
+            continue  # a whole section that is null (no torch, no nvidia-smi): its keys are absent
+        flat.update(flatten(value, path) if isinstance(value, dict | list) else {path: value})
+    return flat
+
+
+def matches(key: str, pattern: str) -> bool:
+    if pattern.endswith(".") or not pattern:
+        return key.startswith(pattern)
+    return key == pattern or key.startswith(pattern + ".")
+
+
+def importance(key: str) -> tuple[int, str]:
+    for rank, label, patterns in IMPORTANCE:
+        if any(matches(key, p) for p in patterns):
+            return rank, label
+    return IMPORTANCE[-1][0], IMPORTANCE[-1][1]
+
+
+def diff_records(a: dict, b: dict) -> list[dict[str, Any]]:
+    """Differences as {key, label, a, b}, most important first ("(absent)" where a key is missing)."""
+    fa, fb = flatten(a), flatten(b)
+    missing = "(absent)"
+    rows = []
+    for key in fa.keys() | fb.keys():
+        va, vb = fa.get(key, missing), fb.get(key, missing)
+        if va != vb:
+            rank, label = importance(key)
+            rows.append({"rank": rank, "label": label, "key": key, "a": va, "b": vb})
+    return sorted(rows, key=lambda r: (r["rank"], r["key"]))
+
+
+def show(value: Any) -> str:
+    return "(unset)" if value is None else str(value)
+
+
+def load(path: Path) -> dict:
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{path} not found") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} is not JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(record, dict) or not str(record.get("schema", "")).startswith("envinfo/"):
+        raise UsageError(f"{path} is not an env-info record (no 'schema: envinfo/...')")
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("a", type=Path, help="first env-info JSON")
+    parser.add_argument("b", type=Path, help="second env-info JSON")
+    parser.add_argument("--limit", type=int, default=40, help="show at most this many rows")
+    args = parser.parse_args(argv)
+    try:
+        rows = diff_records(load(args.a), load(args.b))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not rows:
+        print("no differences")
+        return 0
+    print(f"{len(rows)} difference(s), most important first:")
+    for row in rows[: args.limit]:
+        print(f"  [{row['label']}] {row['key']}: {show(row['a'])} -> {show(row['b'])}")
+    if len(rows) > args.limit:
+        print(f"  ... {len(rows) - args.limit} more (use --limit)")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Check container recipes without building them: copied files exist, the lock is used, bases pinned.
+
+No container engine runs on the machines these tests run on, so the Dockerfile and the Apptainer
+definitions are validated statically. Each rule below is a mistake that makes an image either fail
+to build or build a different environment than the one that was locked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import re
+import shlex
+import sys
+import tomllib
+from pathlib import Path
+
+from environments.paths import EXAMPLE_PROJECT, UsageError
+
+RECIPES = ("Dockerfile", "apptainer-uv.def", "apptainer-conda.def")
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def base_image_problem(image: str) -> str | None:
+    """A base image must be pinned: by digest, or at least by a tag that names a version."""
+    if DIGEST.search(image):
+        return None
+    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
+    if not tag or tag == "latest" or not re.search(r"\d", tag):
+        return f"base image {image!r} is not pinned (use a version tag or @sha256 digest)"
+    return None
+
+
+def missing_sources(sources: list[str], context: Path) -> list[str]:
+    """Sources of COPY / %files that do not exist in the build context (globs allowed)."""
+    return [
+        f"copies {src!r}, which does not exist in {context}"
+        for src in sources
+        if not glob.glob(str(context / src))
+    ]
+
+
+def python_minor(context: Path) -> str | None:
+    """'3.11' from the project's requires-python (==3.11.*), to compare with the base image."""
+    spec = tomllib.loads((context / "pyproject.toml").read_text())["project"]["requires-python"]
+    match = re.search(r"==\s*(\d+\.\d+)", spec)
+    return match[1] if match else None
+
+
+def dockerfile_lines(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs with comments dropped and `\\` continuations joined."""
+    joined = re.sub(
+        r"\\\s*\n",
+        " ",
+        "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")),
+    )
+    pairs = []
+    for line in joined.splitlines():
+        if line.strip():
+            instruction, _, args = line.strip().partition(" ")
+            pairs.append((instruction.upper(), args.strip()))
+    return pairs
+
+
+def check_dockerfile(path: Path, context: Path) -> list[str]:
+    lines = dockerfile_lines(path.read_text())
+    problems, sources, runs, envs = [], [], [], []
+    user = "root"
+    for instruction, args in lines:
+        if instruction == "FROM":
+            image = [a for a in args.split() if not a.startswith("--")][0]
+            problems += [p for p in [base_image_problem(image)] if p]
+        elif instruction in {"COPY", "ADD"}:
+            words = shlex.split(args)
+            if any(w.startswith("--from") for w in words):
+                continue  # copied from another image, not from the build context
+            words = [w for w in words if not w.startswith("--")]
+            sources += words[:-1]
+        elif instruction == "RUN":
+            runs.append(args)
+        elif instruction == "ENV":
+            envs.append(args)
+        elif instruction == "USER":
+            user = args.split(":")[0]
+    problems += missing_sources(sources, context)
+    problems += uv_rules("\n".join(runs), " ".join(envs), sources, path.read_text(), context)
+    if user in {"root", "0"}:
+        problems.append("runs as root: add a non-root USER after the build steps")
+    return problems
+
+
+def uv_rules(post: str, env: str, sources: list[str], text: str, context: Path) -> list[str]:
+    """An image from uv.lock: copies the lock, installs with --locked, leaves no cache."""
+    problems = []
+    if "uv.lock" not in " ".join(sources):
+        problems.append("does not copy uv.lock")
+    syncs = [cmd for cmd in re.split(r"\n|&&|;", post) if re.search(r"\buv sync\b", cmd)]
+    if not syncs or any("--locked" not in cmd for cmd in syncs):
+        problems.append("does not always install with `uv sync --locked` (the lock may be ignored)")
+    if "UV_NO_CACHE=1" not in env + post and "--no-cache" not in post:
+        problems.append("leaves uv's download cache in the image (set UV_NO_CACHE=1)")
+    if re.search(r"\bpip install\b", post):
+        problems.append("uses `pip install` next to the lock (versions from outside uv.lock)")
+    wanted = python_minor(context)
+    bases = " ".join(re.findall(r"^(?:FROM|From:)\s*(\S+)", text, flags=re.M))
+    if wanted and wanted not in bases:
+        problems.append(f"base image Python is not {wanted}, which uv.lock requires")
+    return problems
+
+
+def def_sections(text: str) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Apptainer definition: header keys (Bootstrap, From) and %section bodies."""
+    header: dict[str, str] = {}
+    sections: dict[str, list[str]] = {}
+    current = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("%"):
+            current = line[1:].split()[0]
+            sections[current] = []
+        elif current is None and ":" in line:
+            key, _, value = line.partition(":")
+            header[key.strip().lower()] = value.strip()
+        elif current is not None:
+            sections[current].append(line)
+    return header, sections
+
+
+def check_apptainer(path: Path, context: Path) -> list[str]:
+    header, sections = def_sections(path.read_text())
+    problems = []
+    if header.get("bootstrap") != "docker" or "from" not in header:
+        problems.append("needs `Bootstrap: docker` and `From: <image>`")
+    else:
+        problems += [p for p in [base_image_problem(header["from"])] if p]
+    sources = [shlex.split(line)[0] for line in sections.get("files", [])]
+    problems += missing_sources(sources, context)
+    post = "\n".join(sections.get("post", []))
+    if "micromamba" in post:  # conda recipe: environment.yml in, package cache out
+        if "environment.yml" not in " ".join(sources):
+            problems.append("does not copy environment.yml")
+        if not re.search(r"micromamba (install|create)\b.*(-f|--file)\s+\S*environment\.yml", post):
+            problems.append("does not install from environment.yml")
+        if not re.search(r"micromamba clean (--all|-a)", post):
+            problems.append("leaves the package cache in the image (micromamba clean --all --yes)")
+    else:
+        problems += uv_rules(post, "", sources, path.read_text(), context)
+    return problems
+
+
+def check_recipe(path: Path, context: Path) -> list[str]:
+    if not path.is_file():
+        raise UsageError(f"recipe {path} not found")
+    if path.suffix == ".def":
+        return check_apptainer(path, context)
+    return check_dockerfile(path, context)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "recipes", nargs="*", type=Path, help="default: the example project's three"
+    )
+    parser.add_argument(
+        "--context", type=Path, default=EXAMPLE_PROJECT, help="build context folder"
+    )
+    args = parser.parse_args(argv)
+    recipes = args.recipes or [args.context / name for name in RECIPES]
+    failed = 0
+    try:
+        for recipe in recipes:
+            problems = check_recipe(recipe, args.context)
+            failed += bool(problems)
+            print(f"{'ok  ' if not problems else 'FAIL'} {recipe.name}")
+            for problem in problems:
+                print(f"     - {problem}")
+    except (UsageError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

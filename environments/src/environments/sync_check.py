@@ -1,0 +1,173 @@
+"""Prove that the four declarations of one environment agree: pyproject.toml, uv.lock and its exports.
+
+uv.lock is the truth. requirements.txt (pip), pylock.toml (PEP 751) and environment.yml (conda)
+are copies for other tools, and a copy edited by hand drifts silently. This check names every
+package whose version (or hash) in a copy differs from the lock; exit 1 when any does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from environments.export import CONDA_TO_PYPI, locked_packages, project_name, read_lock
+from environments.paths import EXAMPLE_PROJECT, UsageError
+
+Versions = dict[str, str]  # package name -> version
+Hashes = dict[str, set[str]]  # package name -> {"sha256:..."}
+
+
+def normalize(name: str) -> str:
+    """PEP 503 name: `Scikit_Learn` and `scikit-learn` are the same package."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def lock_versions_and_hashes(project: Path) -> tuple[Versions, Hashes]:
+    packages = locked_packages(read_lock(project), skip=project_name(project))
+    versions = {normalize(n): p["version"] for n, p in packages.items()}
+    hashes = {
+        normalize(n): {f["hash"] for f in [p.get("sdist", {}), *p.get("wheels", [])] if "hash" in f}
+        for n, p in packages.items()
+    }
+    return versions, hashes
+
+
+def requirements_txt(path: Path) -> tuple[Versions, Hashes]:
+    """Parse `name==version ; marker --hash=...` entries (backslash continuations joined)."""
+    text = re.sub(r"\\\n", " ", path.read_text())
+    versions: Versions = {}
+    hashes: Hashes = {}
+    for line in text.splitlines():
+        match = re.match(r"^([A-Za-z0-9._-]+)\s*==\s*([^\s;]+)", line)
+        if match:
+            name = normalize(match[1])
+            versions[name] = match[2]
+            hashes[name] = set(re.findall(r"--hash=(sha256:[0-9a-f]{64})", line))
+    return versions, hashes
+
+
+def pylock_toml(path: Path) -> tuple[Versions, Hashes]:
+    packages = tomllib.loads(path.read_text()).get("packages", [])
+    versions = {normalize(p["name"]): p.get("version", "") for p in packages}
+    hashes = {
+        normalize(p["name"]): {
+            f"sha256:{f['hashes']['sha256']}"
+            for f in [p.get("sdist", {}), *p.get("wheels", [])]
+            if f
+        }
+        for p in packages
+    }
+    return versions, hashes
+
+
+def environment_yml(path: Path) -> Versions:
+    """conda `name=version` (or `==`) entries, mapped back to PyPI names; python and pip skipped."""
+    spec = yaml.safe_load(path.read_text()) or {}
+    versions: Versions = {}
+    for dep in spec.get("dependencies", []):
+        if not isinstance(dep, str):
+            continue  # a nested `pip:` list; this project keeps everything on conda-forge
+        match = re.match(r"^([A-Za-z0-9._-]+)\s*={1,2}\s*([^\s=]+)", dep)
+        name = normalize(match[1] if match else dep.split()[0])
+        if name in {"python", "pip"}:
+            continue
+        versions[normalize(CONDA_TO_PYPI.get(name, name))] = match[2] if match else "(unpinned)"
+    return versions
+
+
+def compare_versions(source: str, locked: Versions, found: Versions) -> list[str]:
+    problems = []
+    for name in sorted(locked.keys() | found.keys()):
+        if name not in found:
+            problems.append(f"{source}: {name} is missing (uv.lock has {name}=={locked[name]})")
+        elif name not in locked:
+            problems.append(f"{source}: {name}=={found[name]} is not in uv.lock")
+        elif found[name] != locked[name]:
+            problems.append(
+                f"{source}: {name} is {found[name]} but uv.lock has {name}=={locked[name]}"
+            )
+    return problems
+
+
+def compare_hashes(source: str, locked: Hashes, found: Hashes) -> list[str]:
+    """A hash the lock does not know means a different file, even under the same version."""
+    return [
+        f"{source}: {name} has hashes that uv.lock does not list"
+        for name in sorted(found.keys() & locked.keys())
+        if not found[name] <= locked[name] or not found[name]
+    ]
+
+
+def lock_matches_pyproject(project: Path) -> list[str]:
+    """uv.lock records the requirements it was resolved from; they must equal pyproject's."""
+    declared = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+    me = next(p for p in read_lock(project)["package"] if p["name"] == project_name(project))
+    recorded = me.get("metadata", {}).get("requires-dist", [])
+    in_lock = {normalize(r["name"]) + r.get("specifier", "") for r in recorded}
+    in_pyproject = set()
+    for requirement in declared:
+        name, specifier = re.match(r"^\s*([A-Za-z0-9._-]+)([^;]*)", requirement).groups()
+        in_pyproject.add(normalize(name) + re.sub(r"\s+", "", specifier))
+    if in_lock != in_pyproject:
+        return [
+            f"uv.lock: stale, resolved from {sorted(in_lock)} but pyproject.toml declares "
+            f"{sorted(in_pyproject)} (run `uv lock`)"
+        ]
+    return []
+
+
+def check(project: Path = EXAMPLE_PROJECT) -> list[str]:
+    """Every disagreement between uv.lock and the other declarations; empty when all agree."""
+    for needed in (
+        "pyproject.toml",
+        "uv.lock",
+        "requirements.txt",
+        "pylock.toml",
+        "environment.yml",
+    ):
+        if not (project / needed).is_file():
+            raise UsageError(f"{project / needed} not found (run `uv run env-export`)")
+    versions, hashes = lock_versions_and_hashes(project)
+    problems = lock_matches_pyproject(project)
+    try:
+        req_v, req_h = requirements_txt(project / "requirements.txt")
+        lock_v, lock_h = pylock_toml(project / "pylock.toml")
+        yml_v = environment_yml(project / "environment.yml")
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, KeyError) as exc:
+        raise UsageError(f"cannot parse an export in {project}: {exc}") from None
+    problems += compare_versions("requirements.txt", versions, req_v)
+    problems += compare_hashes("requirements.txt", hashes, req_h)
+    problems += compare_versions("pylock.toml", versions, lock_v)
+    problems += compare_hashes("pylock.toml", hashes, lock_h)
+    problems += compare_versions("environment.yml", versions, yml_v)
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, default=EXAMPLE_PROJECT, help="folder with uv.lock")
+    args = parser.parse_args(argv)
+    try:
+        problems = check(args.project)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for problem in problems:
+        print(f"OUT OF SYNC  {problem}")
+    if problems:
+        print(
+            f"{len(problems)} problem(s): fix the lock, then `uv run env-export` (never edit exports by hand)"
+        )
+        return 1
+    n = len(lock_versions_and_hashes(args.project)[0])
+    print(f"in sync: uv.lock, requirements.txt, pylock.toml, environment.yml agree on {n} packages")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Undeclared dependencies: "works on my machine" explained, and caught with deptry.
+
+A script that imports a package the project never declared runs fine where that package happens
+to be installed (your laptop, where you once installed matplotlib; or a package that arrived only
+because scikit-learn needs it, like scipy). In an environment built from the project's own lock
+it fails. deptry compares the imports in the code with the dependencies in pyproject.toml,
+offline, and names each undeclared one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from environments.paths import EXAMPLE_PROJECT, UsageError
+
+PLANTED_PATH = "src/digits_baseline/plot_confusion.py"
+PLANTED_SCRIPT = '''\
+"""Plot a confusion matrix. Its author never added its imports to pyproject.toml."""
+
+import matplotlib  # installed on the author's machine for another project: never declared
+import scipy.stats  # present only because scikit-learn depends on it: never declared
+
+matplotlib.use("Agg")
+print("plot_confusion: works on my machine, scipy", scipy.stats.__name__ and "ok")
+'''
+
+
+def copy_project(src: Path, dest: Path) -> Path:
+    """Copy what defines the project (not its .venv) to `dest`."""
+    for name in ("pyproject.toml", "uv.lock", "README.md"):
+        if (src / name).is_file():
+            shutil.copy2(src / name, dest / name)
+    shutil.copytree(src / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def plant_undeclared_import(project: Path) -> Path:
+    path = project / PLANTED_PATH
+    path.write_text(PLANTED_SCRIPT)
+    return path
+
+
+def run_deptry(project: Path) -> list[dict]:
+    """deptry's findings for `project` (empty list = clean). Runs offline in this interpreter.
+
+    deptry must run inside the project folder so it reads *that* pyproject.toml; it maps imports
+    to distributions using the packages installed next to it (here: this topic's environment).
+    """
+    if not (project / "pyproject.toml").is_file():
+        raise UsageError(f"{project} has no pyproject.toml")
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "deptry.json"
+        cmd = [sys.executable, "-m", "deptry", ".", "--no-ansi", "--json-output", str(report)]
+        done = subprocess.run(cmd, cwd=project, capture_output=True, text=True)
+        if not report.is_file():
+            raise UsageError(f"deptry failed: {done.stderr.strip()[-300:]}")
+        findings = json.loads(report.read_text())
+    return [
+        {
+            "code": f["error"]["code"],
+            "module": f["module"],
+            "where": f"{f['location']['file']}:{f['location']['line']}",
+            "message": f["error"]["message"],
+        }
+        for f in findings
+    ]
+
+
+def undeclared_modules(findings: list[dict]) -> list[str]:
+    """Modules imported but not declared: DEP001 (not installed) and DEP003 (installed by chance)."""
+    return sorted({f["module"] for f in findings if f["code"] in {"DEP001", "DEP003"}})
+
+
+def run_in_locked_env(project: Path, script: Path) -> subprocess.CompletedProcess | None:
+    """Run `script` in an environment built only from the project's uv.lock (offline, from cache).
+
+    Returns None when uv or a cached wheel is missing: the demo then skips this step.
+    """
+    uv = shutil.which("uv")
+    if uv is None:
+        return None
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
+    }
+    env.update(UV_OFFLINE="1", UV_PYTHON_DOWNLOADS="never")
+    sync = [uv, "sync", "--locked", "--no-install-project", "--python", sys.executable, "--quiet"]
+    if subprocess.run(sync, cwd=project, env=env, capture_output=True).returncode != 0:
+        return None
+    python = project / ".venv" / "bin" / "python"
+    return subprocess.run([str(python), str(script)], capture_output=True, text=True, cwd=project)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, default=EXAMPLE_PROJECT, help="project to copy")
+    parser.add_argument("--no-locked-env", action="store_true", help="skip the clean-env run")
+    args = parser.parse_args(argv)
+    try:
+        with tempfile.TemporaryDirectory(prefix="undeclared-") as tmp:
+            project = copy_project(args.project, Path(tmp))
+            clean = run_deptry(project)
+            print(f"1. deptry on the project as committed: {len(clean)} finding(s)")
+            script = plant_undeclared_import(project)
+            print(f"2. planted {PLANTED_PATH} (imports matplotlib and scipy.stats)")
+            mine = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+            print(
+                f"3. on my machine (this environment): exit {mine.returncode}: {mine.stdout.strip()}"
+            )
+            if not args.no_locked_env:
+                locked = run_in_locked_env(project, script)
+                if locked is None:
+                    print("4. locked environment: skipped (uv or a cached wheel is missing)")
+                else:
+                    last = (locked.stderr.strip().splitlines() or [""])[-1]
+                    print(
+                        f"4. in the environment built from uv.lock: exit {locked.returncode}: {last}"
+                    )
+            findings = run_deptry(project)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("5. deptry after planting:")
+    for f in findings:
+        print(f"   {f['code']} {f['module']:12} {f['where']}: {f['message']}")
+    names = undeclared_modules(findings)
+    print(
+        f"=> undeclared: {', '.join(names) or 'none'}. Declare them (`uv add ...`) or remove the imports."
+    )
+    # The demo succeeds when the committed project is clean and the planted imports are caught.
+    return 0 if names and not clean else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Shared test setup: the package importable in subprocesses and notebook kernels, GPU skips."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+TOPIC = Path(__file__).resolve().parents[1]
+SRC = TOPIC / "src"
+
+# Subprocesses and notebook kernels must import `environments` even when it is not installed
+# (the root runner's `--env current` mode): put src/ on their path once, here.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in [str(SRC), os.environ.get("PYTHONPATH", "")] if p
+)
+if str(SRC) not in sys.path:
+    sys.path.insert(0, str(SRC))
+
+EXAMPLE = TOPIC / "example_project"
+needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="needs the uv binary on PATH")
+
+
+def cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return shutil.which("nvidia-smi") is not None
+    return torch.cuda.is_available()
+
+
+def pytest_collection_modifyitems(config, items):
+    if cuda_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+def copy_example(dest: Path) -> Path:
+    """A throwaway copy of the example project (no .venv), safe to edit in a test."""
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".venv", "__pycache__", "*.sif"))
+    return dest
+
+
+def run_module(module: str, *args: str, env: dict | None = None, cwd: Path | None = None):
+    """Run `python -m <module> ...` as a learner would, with the current interpreter."""
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )

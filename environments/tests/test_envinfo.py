@@ -1,0 +1,112 @@
+"""env-info records the documented fields; env-diff ranks what differs and is silent on equals."""
+
+from __future__ import annotations
+
+import copy
+import importlib.metadata
+import json
+import re
+import sys
+
+import pytest
+from conftest import run_module
+from environments.envdiff import diff_records
+from environments.envinfo import FIELDS, NUMERIC_ENV_VARS, collect
+
+
+@pytest.fixture(scope="module")
+def record():
+    return collect(with_torch=False)
+
+
+def test_record_has_documented_fields(record):
+    assert tuple(record) == FIELDS
+    assert record["python"]["version"] == ".".join(map(str, sys.version_info[:3]))
+    assert set(record["numeric_env"]) == set(NUMERIC_ENV_VARS)
+    assert record["packages"]["numpy"] == importlib.metadata.version("numpy")
+    assert re.fullmatch(r"[0-9a-f]{64}", record["lockfile"]["sha256"])
+    assert record["cpu"]["usable_cores"] >= 1
+    assert any(lib.startswith("openblas") or "mkl" in lib for lib in record["blas"])
+
+
+def test_works_without_torch(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    assert collect()["torch"] is None
+
+
+def test_cli_records_thread_variable(tmp_path):
+    out = tmp_path / "env.json"
+    done = run_module(
+        "environments.envinfo", "--no-torch", "--out", str(out), env={"OMP_NUM_THREADS": "3"}
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text())["numeric_env"]["OMP_NUM_THREADS"] == "3"
+
+
+def test_identical_records_have_no_differences(record):
+    later = copy.deepcopy(record)
+    later["created"] = "2030-01-01T00:00:00+00:00"  # when it was taken is not a difference
+    assert diff_records(record, later) == []
+
+
+def test_package_and_thread_changes_ranked(record, tmp_path):
+    other = copy.deepcopy(record)
+    other["packages"]["numpy"] = "1.26.4"
+    other["numeric_env"]["OMP_NUM_THREADS"] = "8"
+    other["cpu"]["usable_cores"] = 64
+    rows = diff_records(record, other)
+    keys = [r["key"] for r in rows]
+    assert keys == ["numeric_env.OMP_NUM_THREADS", "packages.numpy", "cpu.usable_cores"]
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(record))
+    b.write_text(json.dumps(other))
+    done = run_module("environments.envdiff", str(a), str(b))
+    assert done.returncode == 1
+    assert "numeric_env.OMP_NUM_THREADS: (unset) -> 8" in done.stdout
+    assert "packages.numpy: " in done.stdout and "-> 1.26.4" in done.stdout
+    assert run_module("environments.envdiff", str(a), str(a)).stdout.strip() == "no differences"
+
+
+def test_envdiff_bad_input_is_one_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    done = run_module("environments.envdiff", str(bad), str(bad))
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def torch_record():
+    pytest.importorskip("torch")
+    return collect(with_torch=True)
+
+
+def test_torch_facts_when_importable(torch_record):
+    import torch
+
+    facts = torch_record["torch"]
+    assert facts["version"] == torch.__version__
+    assert facts["cuda"] == torch.version.cuda
+    assert set(facts) >= {"cudnn", "nccl", "cuda_available", "num_threads", "devices"}
+
+
+@pytest.mark.slow
+def test_covers_what_collect_env_reports(torch_record):
+    """envinfo holds the facts torch's own bug-report tool prints, as JSON one can diff."""
+    done = run_module("torch.utils.collect_env")
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert re.search(r"^PyTorch version: (.+)$", text, re.M)[1] == torch_record["torch"]["version"]
+    cuda = re.search(r"^CUDA used to build PyTorch: (.+)$", text, re.M)[1]
+    assert cuda == str(torch_record["torch"]["cuda"] or "None")
+    python = re.search(r"^Python version: (\S+)", text, re.M)[1]
+    assert python == torch_record["python"]["version"]
+
+
+@pytest.mark.gpu
+def test_gpu_facts_recorded(torch_record):
+    """Untested here (no GPU): on a GPU node the devices and driver must be in the record."""
+    facts = torch_record["torch"]
+    assert facts["cuda_available"] and facts["devices"]
+    assert facts["devices"][0]["name"] and facts["devices"][0]["memory_gib"] > 0
+    assert torch_record["nvidia_smi"], "nvidia-smi present but not recorded"

@@ -1,0 +1,83 @@
+"""The four declarations agree, and an edited export is caught by name."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+from conftest import EXAMPLE, copy_example, needs_uv, run_module
+from environments.export import expected_exports
+from environments.sync_check import check
+
+
+def test_committed_files_are_in_sync():
+    assert check(EXAMPLE) == []
+    done = run_module("environments.sync_check")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "in sync" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("export", "package", "pattern", "replacement"),
+    [
+        ("requirements.txt", "numpy", r"^numpy==2\.4\.6", "numpy==2.4.5"),
+        ("environment.yml", "scipy", r"scipy=1\.17\.1", "scipy=1.17.0"),
+        ("pylock.toml", "joblib", r'"joblib"\nversion = "1\.6\.0"', '"joblib"\nversion = "1.5.0"'),
+    ],
+)
+def test_edited_version_is_named(tmp_path, export, package, pattern, replacement):
+    project = copy_example(tmp_path / "p")
+    path = project / export
+    edited, n = re.subn(pattern, replacement, path.read_text(), flags=re.M)
+    assert n == 1, "the fixture edit did not apply"
+    path.write_text(edited)
+    problems = check(project)
+    assert len(problems) == 1 and problems[0].startswith(f"{export}: {package} ")
+    done = run_module("environments.sync_check", "--project", str(project))
+    assert done.returncode == 1 and package in done.stdout
+
+
+def test_tampered_hash_is_caught(tmp_path):
+    project = copy_example(tmp_path / "p")
+    path = project / "requirements.txt"
+    text = path.read_text()
+    first_hash = re.search(r"sha256:([0-9a-f]{64})", text)[1]
+    path.write_text(text.replace(first_hash, "0" * 64, 1))
+    assert any("hashes" in p and "cloudpickle" in p for p in check(project))
+
+
+def test_stale_lock_is_caught(tmp_path):
+    project = copy_example(tmp_path / "p")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"numpy>=2.0"', '"numpy>=2.1"'))
+    assert any(p.startswith("uv.lock: stale") for p in check(project))
+
+
+def test_missing_export_is_one_error_line(tmp_path):
+    project = copy_example(tmp_path / "p")
+    (project / "environment.yml").unlink()
+    done = run_module("environments.sync_check", "--project", str(project))
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
+
+
+@needs_uv
+def test_exports_regenerate_identically():
+    """The committed exports are exactly what `env-export` writes from the committed lock."""
+    for name, text in expected_exports(EXAMPLE).items():
+        assert (EXAMPLE / name).read_text() == text, f"{name} differs: run `uv run env-export`"
+
+
+@needs_uv
+def test_nested_lock_is_fresh():
+    """The root's lock check covers topics only; the example project's own lock is checked here."""
+    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV"}}
+    env.update(UV_OFFLINE="1", UV_PYTHON_DOWNLOADS="never")
+    uv = shutil.which("uv")
+    done = subprocess.run(
+        [uv, "lock", "--check"], cwd=EXAMPLE, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
