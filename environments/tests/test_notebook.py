@@ -1,0 +1,36 @@
+"""The notebook runs top to bottom (in a temp folder) and shows what it claims."""
+
+from __future__ import annotations
+
+import shutil
+
+import nbformat
+import pytest
+from conftest import TOPIC
+from nbclient import NotebookClient
+
+NOTEBOOK = TOPIC / "notebooks" / "01-environment_reproducibility.ipynb"
+
+
+@pytest.mark.skipif(shutil.which("uv") is None, reason="the drift section drives uv")
+def test_notebook_executes(tmp_path):
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    text = "\n".join(
+        out.get("text", "") for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
+    )
+    assert "problems: []" in text
+    assert "requirements.txt: numpy is 2.4.5" in text
+    assert "1.1.0" in text and "2.138" in text
+    assert "undeclared: ['matplotlib', 'scipy']" in text
+    assert "numeric_env.OMP_NUM_THREADS: None -> 8" in text
+    assert "identical records differ in 0 places" in text
+
+
+def test_notebook_is_stored_without_outputs():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
