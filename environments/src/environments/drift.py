@@ -177,22 +177,14 @@ def run_drift_demo(work: Path) -> dict:
 
 def report(result: dict) -> str:
     d1, d2, d3 = result["day1"], result["day2"], result["day3"]
+    unpinned = (d2["unpinned_install"]["version"], f"{d2['unpinned_install']['spread']:.3f}")
+    locked = (d2["locked_install"]["version"], f"{d2['locked_install']['spread']:.3f}")
     rows = [
         ("day 1", "uv lock", d1["uv.lock"], ""),
         ("day 1", "unpinned resolve (uv pip compile)", d1["unpinned"], ""),
         ("day 2", "uv.lock (uv lock --check passes)", d2["uv.lock"], ""),
-        (
-            "day 2",
-            "unpinned install (pip install -r)",
-            d2["unpinned_install"]["version"],
-            f"{d2['unpinned_install']['spread']:.3f}",
-        ),
-        (
-            "day 2",
-            "locked install (uv sync --locked)",
-            d2["locked_install"]["version"],
-            f"{d2['locked_install']['spread']:.3f}",
-        ),
+        ("day 2", "unpinned install (pip install -r)", *unpinned),
+        ("day 2", "locked install (uv sync --locked)", *locked),
         ("day 3", "uv lock --upgrade-package (reviewed)", d3["uv.lock"], ""),
     ]
     lines = [

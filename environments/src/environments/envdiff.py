@@ -19,28 +19,17 @@ from environments.paths import UsageError
 # Never a difference: when the record was taken.
 IGNORED = {"created"}
 
-# (rank, label, keys), highest importance first; a key ending in "." covers everything below it.
-IMPORTANCE = [
-    (
-        1,
-        "python",
-        ["python.version", "python.implementation", "platform.system", "platform.machine"],
-    ),
-    (
-        2,
-        "gpu stack",
-        ["torch.version", "torch.cuda", "torch.cudnn", "torch.nccl", "torch.devices", "nvidia_smi"],
-    ),
-    (
-        3,
-        "numerics",
-        ["numeric_env.", "blas.", "torch.num_threads", "torch.deterministic_algorithms"],
-    ),
-    (4, "lockfile", ["lockfile.sha256"]),
-    (5, "packages", ["packages."]),
-    (6, "hardware", ["cpu.", "platform.", "torch.cuda_available"]),
-    (7, "other", [""]),
-]
+# Label -> keys, most important first; a key ending in "." covers everything below it.
+IMPORTANCE = {
+    "python": ["python.version", "python.implementation", "platform.system", "platform.machine"],
+    "gpu stack": ["torch.version", "torch.cuda", "torch.cudnn", "torch.nccl", "torch.devices"]
+    + ["nvidia_smi"],
+    "numerics": ["numeric_env.", "blas.", "torch.num_threads", "torch.deterministic_algorithms"],
+    "lockfile": ["lockfile.sha256"],
+    "packages": ["packages."],
+    "hardware": ["cpu.", "platform.", "torch.cuda_available"],
+    "other": [""],
+}
 
 
 def flatten(record: Any, prefix: str = "") -> dict[str, Any]:
@@ -67,10 +56,11 @@ def matches(key: str, pattern: str) -> bool:
 
 
 def importance(key: str) -> tuple[int, str]:
-    for rank, label, patterns in IMPORTANCE:
+    """(rank, label) of a dotted key: rank 0 is the most important."""
+    for rank, (label, patterns) in enumerate(IMPORTANCE.items()):
         if any(matches(key, p) for p in patterns):
             return rank, label
-    return IMPORTANCE[-1][0], IMPORTANCE[-1][1]
+    return len(IMPORTANCE), "other"
 
 
 def diff_records(a: dict, b: dict) -> list[dict[str, Any]]:
