@@ -1,0 +1,56 @@
+"""The digits data every example here shares: scikit-learn's bundled 8x8 images, split by seed.
+
+Bundled data means no download, so a learner offline gets the same bytes as everyone else;
+`data_sha256` in run.json proves it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+
+@dataclass(frozen=True)
+class DigitsSplit:
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+def seed_everything(seed: int) -> None:
+    """Seed every generator a run touches; one seed names the whole run."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def use_one_cpu_thread() -> None:
+    """Tiny models gain nothing from threads, and on a shared machine extra threads spin-wait:
+    one thread is often 10x faster here. (Results can differ in the last bits between thread
+    counts, so a receipt should be compared at the same setting.)"""
+    torch.set_num_threads(1)
+
+
+def load_digits_split(seed: int = 0, test_size: float = 0.25) -> DigitsSplit:
+    """Pixels scaled to [0, 1] as float32; a stratified split fixed by `seed`."""
+    x, y = load_digits(return_X_y=True)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x / 16.0, y, test_size=test_size, random_state=seed, stratify=y
+    )
+    return DigitsSplit(
+        torch.tensor(x_tr, dtype=torch.float32),
+        torch.tensor(y_tr, dtype=torch.long),
+        torch.tensor(x_te, dtype=torch.float32),
+        torch.tensor(y_te, dtype=torch.long),
+    )
+
+
+def fixed_batch(split: DigitsSplit, n: int = 32) -> torch.Tensor:
+    """The first `n` test images: the fixed input every round-trip check compares outputs on."""
+    return split.x_test[:n].clone()

@@ -1,0 +1,108 @@
+"""The headline demo: every way of sharing a model in this topic, in one run, as one table.
+
+1. pickle runs code, safetensors does not; 2. the digits classifier shared with
+PyTorchModelHubMixin and loaded back bit for bit; 3. the same tensors through the transformers
+Auto classes, and a tiny GPT-2 folder with its tokenizer; 4. cards written from run.json;
+5. what `push` would upload; 6. ONNX vs PyTorch.
+
+Run: `uv run ms-demo --out outputs/demo` (add `--figures figures` to refresh the slides' plots)
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from model_sharing import card, classifier, hf_native, onnx_export, pickle_demo, push, tiny_lm
+from model_sharing.data import fixed_batch, load_digits_split
+from model_sharing.errors import run_cli
+from model_sharing.figures import plot_lm_loss, plot_safetensors_layout
+from model_sharing.receipt import weights_sha256
+
+
+def run_all(out: Path, seed: int = 0) -> list[tuple[str, str]]:
+    """Run every step and return (claim, evidence) rows."""
+    rows: list[tuple[str, str]] = []
+    facts = pickle_demo.run_demo(out / "pickle")
+    rows.append(
+        ("weights_only=False ran the payload", str(facts["marker_after_weights_only_false"]))
+    )
+    rows.append(
+        ("weights_only=True refused, no marker", str(not facts["marker_after_weights_only_true"]))
+    )
+
+    digits = classifier.share_classifier(out / "digits-mlp", seed=seed)
+    original = classifier.load_classifier(digits)  # from the folder, as a user would
+    x = fixed_batch(load_digits_split(seed))
+    run = card.read_run(digits)
+    rows.append(
+        (
+            "mixin round trip: weights_sha256 == run.json",
+            str(weights_sha256(original.state_dict()) == run["weights_sha256"]),
+        )
+    )
+
+    native = hf_native.from_mixin_model(original)
+    native.save_pretrained(out / "digits-native")
+    reloaded = hf_native.load_native(out / "digits-native")
+    with torch.no_grad():
+        same = torch.equal(original(x), reloaded(pixel_values=x).logits)
+    rows.append(("Auto classes round trip: bitwise-equal logits", str(same)))
+
+    sample = tiny_lm.share_lm(out / "tiny-gpt2", seed=seed)
+    rows.append(("tiny GPT-2 greedy sample", repr(sample["text"])))
+
+    acc = card.card_metric(digits / "README.md", "accuracy")
+    rows.append(
+        (
+            "card accuracy == run.json test_accuracy",
+            f"{acc:.4f} ({acc == run['metrics']['test_accuracy']})",
+        )
+    )
+    n_files = len(push.files_to_upload(digits))
+    rows.append(("push --dry-run would upload", f"{n_files} files, nothing sent"))
+
+    onnx_path = onnx_export.export_onnx(original, x[:1], out / "digits-mlp.onnx")
+    cmp = onnx_export.compare(original, onnx_path, x)
+    rows.append(
+        (
+            f"ONNX max |diff| (atol {onnx_export.ATOL})",
+            f"{cmp['max_abs_diff']:.1e}, same classes: {cmp['same_predictions']}",
+        )
+    )
+
+    plot_safetensors_layout(digits / "model.safetensors", out / "safetensors_layout.png")
+    plot_lm_loss(out / "tiny-gpt2", out / "lm_loss.png")
+    return rows
+
+
+def _main(argv: list[str] | None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("outputs/demo"))
+    p.add_argument("--figures", type=Path, help="also copy the PNGs here (e.g. figures/)")
+    args = p.parse_args(argv)
+    started = time.time()
+    rows = run_all(args.out, args.seed)
+    width = max(len(c) for c, _ in rows)
+    for claim, evidence in rows:
+        print(f"{claim:<{width}}  {evidence}")
+    if args.figures:
+        args.figures.mkdir(parents=True, exist_ok=True)
+        for png in ("safetensors_layout.png", "lm_loss.png"):
+            shutil.copy(args.out / png, args.figures / png)
+    print(f"outputs in {args.out}/ ({time.time() - started:.1f} s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Transformers-native sharing: a `PretrainedConfig` + `PreTrainedModel` pair behind the Auto classes.
+
+`AutoConfig.from_pretrained(folder)` reads `model_type` from config.json and looks it up in a
+registry; `AutoModelForImageClassification` maps the config class to the model class. Built-in
+architectures are registered by transformers itself; ours we register with two lines. The
+weights are the SAME tensors the PyTorchModelHubMixin classifier holds (same names), so both
+packagings give the same `weights_sha256`.
+
+Run: `uv run ms-native --from outputs/digits-mlp --out outputs/digits-native`
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import (
+    AutoConfig,
+    AutoModelForImageClassification,
+    PretrainedConfig,
+    PreTrainedModel,
+)
+from transformers.modeling_outputs import ImageClassifierOutput
+
+from model_sharing.errors import ShareError, run_cli
+
+
+class DigitsConfig(PretrainedConfig):
+    """Every hyperparameter the structure needs; saved as config.json with `model_type`."""
+
+    model_type = "digits-mlp"
+
+    def __init__(self, n_features: int = 64, hidden: int = 64, n_classes: int = 10, **kwargs):
+        self.n_features = n_features
+        self.hidden = hidden
+        self.n_classes = n_classes
+        super().__init__(**kwargs)
+
+
+class DigitsForImageClassification(PreTrainedModel):
+    """The same layers as `DigitsMLP`, with transformers' save/load, outputs and loss."""
+
+    config_class = DigitsConfig
+    main_input_name = "pixel_values"
+
+    def __init__(self, config: DigitsConfig):
+        super().__init__(config)
+        self.net = nn.Sequential(
+            nn.Linear(config.n_features, config.hidden),
+            nn.ReLU(),
+            nn.Linear(config.hidden, config.n_classes),
+        )
+        self.post_init()
+
+    def forward(
+        self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, **kwargs
+    ) -> ImageClassifierOutput:
+        logits = self.net(pixel_values)
+        loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        return ImageClassifierOutput(loss=loss, logits=logits)
+
+
+def register_auto_classes() -> None:
+    """Teach the Auto classes our `model_type` (idempotent: safe to call twice)."""
+    try:
+        AutoConfig.register(DigitsConfig.model_type, DigitsConfig)
+        AutoModelForImageClassification.register(DigitsConfig, DigitsForImageClassification)
+    except ValueError:  # already registered in this process
+        pass
+
+
+register_auto_classes()
+
+
+def from_mixin_model(mlp: nn.Module) -> DigitsForImageClassification:
+    """Re-package a trained DigitsMLP: same parameter names, so load_state_dict is exact."""
+    first, last = mlp.net[0], mlp.net[2]
+    config = DigitsConfig(
+        n_features=first.in_features, hidden=first.out_features, n_classes=last.out_features
+    )
+    model = DigitsForImageClassification(config)
+    model.load_state_dict(mlp.state_dict(), strict=True)
+    return model.eval()
+
+
+def load_native(name_or_path: str | Path) -> DigitsForImageClassification:
+    """Load through the Auto classes, exactly as a user of a Hub model would."""
+    try:
+        return AutoModelForImageClassification.from_pretrained(str(name_or_path)).eval()
+    except (OSError, ValueError) as exc:
+        raise ShareError(f"cannot load {name_or_path!s} with the Auto classes: {exc}") from exc
+
+
+def _main(argv: list[str] | None) -> int:
+    from model_sharing.classifier import load_classifier
+    from model_sharing.receipt import weights_sha256
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--from", dest="src", type=Path, default=Path("outputs/digits-mlp"))
+    p.add_argument("--out", type=Path, default=Path("outputs/digits-native"))
+    args = p.parse_args(argv)
+    model = from_mixin_model(load_classifier(args.src))
+    model.save_pretrained(args.out)
+    loaded = load_native(args.out)
+    print(f"saved {sorted(f.name for f in args.out.iterdir())}")
+    print(f"loaded back as {type(loaded).__name__} via AutoModelForImageClassification")
+    same = weights_sha256(model.state_dict()) == weights_sha256(loaded.state_dict())
+    print(f"weights_sha256 identical after the round trip: {same}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

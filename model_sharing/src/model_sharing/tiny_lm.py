@@ -1,0 +1,200 @@
+"""A tiny causal LM shared as ONE Hub-style folder: weights, config, tokenizer, generation config, card.
+
+A language model is only reusable with the exact tokenizer it was trained with (the ids ARE the
+interface) and the decoding settings that produced its outputs. So all of them go in one folder:
+`config.json` + `model.safetensors` (a 2-layer GPT-2), `tokenizer.json` (a BPE tokenizer trained
+here with the `tokenizers` library), `generation_config.json` (greedy decoding), `sample.json`
+(a greedy output to re-check), `run.json` and `README.md`. Anyone loads it with
+`AutoModelForCausalLM` + `AutoTokenizer` - no code of ours needed.
+
+Run: `uv run ms-lm --out outputs/tiny-gpt2`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tqdm import tqdm
+from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+from model_sharing.data import seed_everything, use_one_cpu_thread
+from model_sharing.errors import ShareError, run_cli
+from model_sharing.receipt import data_sha256, weights_sha256, write_json_atomic, write_run_json
+
+EOS = "<|endoftext|>"
+SUBJECTS = ["the cat", "the dog", "a bird", "my friend", "the teacher", "a child", "the robot"]
+VERBS = ["sees", "likes", "finds", "follows", "draws", "helps", "carries"]
+OBJECTS = ["the ball", "a tree", "the river", "an apple", "the house", "a book", "the moon"]
+PLACES = ["in the park", "at home", "near the lake", "after school", "every morning"]
+PROMPT = "the robot"
+
+
+def generate_corpus(n_sentences: int, seed: int) -> list[str]:
+    """Seeded sentences from a tiny grammar: the same seed gives the same corpus, byte for byte."""
+    rng = random.Random(seed)
+    return [
+        f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(PLACES)} ."
+        for _ in range(n_sentences)
+    ]
+
+
+def train_tokenizer(corpus: list[str], vocab_size: int = 400) -> PreTrainedTokenizerFast:
+    """Byte-level BPE, as GPT-2 uses: learned merges + the end-of-text token, wrapped for transformers."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(corpus, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token=EOS, eos_token=EOS, pad_token=EOS, model_max_length=64
+    )
+
+
+def token_blocks(corpus: list[str], tok: PreTrainedTokenizerFast, block: int) -> torch.Tensor:
+    """One stream of ids, each sentence ended by EOS, cut into fixed-length training blocks."""
+    ids: list[int] = []
+    for line in corpus:
+        ids += tok(line)["input_ids"] + [tok.eos_token_id]
+    n = len(ids) // block
+    return torch.tensor(ids[: n * block]).view(n, block)
+
+
+def make_model(vocab_size: int, eos_id: int, n_layer: int = 2) -> GPT2LMHeadModel:
+    config = GPT2Config(
+        vocab_size=vocab_size,
+        n_positions=64,
+        n_embd=64,
+        n_layer=n_layer,
+        n_head=2,
+        bos_token_id=eos_id,
+        eos_token_id=eos_id,
+        # No dropout: the short training run is then a pure function of seed and data order.
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+    )
+    return GPT2LMHeadModel(config)
+
+
+def train_lm(
+    model: GPT2LMHeadModel, blocks: torch.Tensor, *, seed: int, steps: int, batch: int = 16
+) -> list[float]:
+    """AdamW on random blocks (seeded generator); returns the loss of every step."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    losses = []
+    for _ in tqdm(range(steps), desc="train tiny-gpt2", leave=False, disable=None):
+        x = blocks[torch.randint(len(blocks), (batch,), generator=gen)]
+        loss = model(input_ids=x, labels=x).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+@torch.no_grad()
+def perplexity(model: GPT2LMHeadModel, blocks: torch.Tensor) -> float:
+    model.eval()
+    return math.exp(model(input_ids=blocks, labels=blocks).loss.item())
+
+
+@torch.no_grad()
+def greedy_sample(model, tok, prompt: str = PROMPT) -> dict[str, object]:
+    """Decode with the model's generation_config (greedy): a deterministic output to ship."""
+    model.eval()
+    enc = tok(prompt, return_tensors="pt")
+    out = model.generate(**enc)
+    return {
+        "prompt": prompt,
+        "output_ids": out[0].tolist(),
+        "text": tok.decode(out[0], skip_special_tokens=True),
+    }
+
+
+def share_lm(
+    out: Path, *, seed: int = 0, steps: int = 120, n_sentences: int = 2000
+) -> dict[str, object]:
+    """Train and write the complete folder. Returns the greedy sample that was saved."""
+    from model_sharing.card import write_lm_card  # card imports model modules
+
+    started = time.time()
+    use_one_cpu_thread()
+    seed_everything(seed)
+    corpus = generate_corpus(n_sentences, seed)
+    heldout = generate_corpus(200, seed + 10_000)  # same grammar, other sentences
+    tok = train_tokenizer(corpus)
+    blocks, test_blocks = token_blocks(corpus, tok, 32), token_blocks(heldout, tok, 32)
+    model = make_model(len(tok), tok.eos_token_id)
+    losses = train_lm(model, blocks, seed=seed, steps=steps)
+    model.generation_config = GenerationConfig(
+        do_sample=False,
+        max_new_tokens=16,
+        bos_token_id=tok.eos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.eos_token_id,
+    )
+    sample = greedy_sample(model, tok)
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)  # config.json, model.safetensors, generation_config.json
+    tok.save_pretrained(out)  # tokenizer.json, tokenizer_config.json
+    write_json_atomic(out / "sample.json", sample)
+    write_run_json(
+        out,
+        seed=seed,
+        config={"n_layer": 2, "n_embd": 64, "steps": steps, "n_sentences": n_sentences},
+        metrics={
+            "heldout_perplexity": perplexity(model, test_blocks),
+            "first_train_loss": losses[0],
+            "last_train_loss": losses[-1],
+        },
+        # Hash what was saved: GPT-2 ties lm_head to the embedding, so the file holds that
+        # tensor once while state_dict() lists it twice.
+        weights_sha256=weights_sha256(load_file(out / "model.safetensors")),
+        data_sha256=data_sha256(blocks, test_blocks),
+        started=started,
+    )
+    write_json_atomic(out / "losses.json", {"train_loss": losses})
+    write_lm_card(out)
+    return sample
+
+
+def _main(argv: list[str] | None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=120)
+    p.add_argument("--out", type=Path, default=Path("outputs/tiny-gpt2"))
+    args = p.parse_args(argv)
+    if args.steps < 1:
+        raise ShareError("--steps must be positive")
+    sample = share_lm(args.out, seed=args.seed, steps=args.steps)
+    run = json.loads((args.out / "run.json").read_text())
+    print(f"held-out perplexity {run['metrics']['heldout_perplexity']:.2f}")
+    print(f"greedy sample: {sample['text']!r}")
+    for f in sorted(args.out.iterdir()):
+        print(f"{f.stat().st_size:>9,d}  {f}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
