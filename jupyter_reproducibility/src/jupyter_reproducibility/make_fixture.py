@@ -1,0 +1,99 @@
+"""Rebuild the evidence: run the trap notebook's cells in the order a person naturally does.
+
+`fixtures/trap_out_of_order.ipynb` is not hand-edited JSON. This script opens the clean teaching
+copy (`notebooks/trap.ipynb`), starts a real kernel, executes the cells in the session order
+below (re-running experiment 1 after experiment 2) and saves the notebook with the outputs and
+execution counts the kernel produced, exactly as Jupyter would have saved it.
+
+    uv run jr-make-fixture                      # rewrites fixtures/trap_out_of_order.ipynb
+    uv run jr-make-fixture --out outputs/x.ipynb
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from jupyter_reproducibility.receipt import TOPIC_ROOT
+
+CLEAN_NOTEBOOK = TOPIC_ROOT / "notebooks" / "trap.ipynb"
+FIXTURE = TOPIC_ROOT / "fixtures" / "trap_out_of_order.ipynb"
+
+# (cell number, counting every cell from 1 as nbcheck reports them; what the person is doing)
+NATURAL_SESSION: list[tuple[int, str]] = [
+    (2, "load the data"),
+    (4, "experiment 1: set C = 0.001"),
+    (5, "experiment 1: train and print"),
+    (7, "experiment 2: set C = 1.0"),
+    (8, "experiment 2: train and print"),
+    (5, "scroll up, re-run experiment 1 'just in case' (C is now 1.0!)"),
+    (10, "print the table for the paper"),
+]
+
+
+def run_session(
+    clean: Path,
+    session: list[tuple[int, str]],
+    *,
+    kernel_name: str = "python3",
+    timeout: int = 120,
+    verbose: bool = True,
+) -> nbformat.NotebookNode:
+    """Execute `clean`'s cells in `session` order in one kernel; return the notebook as left."""
+    nb = nbformat.read(clean, as_version=4)
+    # record_timing=False keeps wall-clock stamps out of the file, so a rebuild diffs cleanly.
+    client = NotebookClient(
+        nb,
+        kernel_name=kernel_name,
+        timeout=timeout,
+        record_timing=False,
+        resources={"metadata": {"path": str(clean.parent)}},
+    )
+    with client.setup_kernel():
+        for number, why in session:
+            cell = nb.cells[number - 1]
+            if cell.cell_type != "code":
+                raise ValueError(f"cell {number} is a {cell.cell_type} cell, not code")
+            # execute_cell replaces the outputs and takes the kernel's execution count, as the UI does.
+            client.execute_cell(cell, number - 1)
+            if verbose:
+                print(f"  ran cell {number:>2} -> [{cell.execution_count}]  {why}")
+    return nb
+
+
+def write_notebook_atomic(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Write to a temporary file and rename, so a failed run never leaves half a notebook."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            nbformat.write(nb, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notebook", type=Path, default=CLEAN_NOTEBOOK, help="clean notebook")
+    parser.add_argument("--out", type=Path, default=FIXTURE, help="where to save the result")
+    args = parser.parse_args(argv)
+    if not args.notebook.is_file():
+        print(f"error: notebook not found: {args.notebook}", file=sys.stderr)
+        return 2
+    print(f"running {args.notebook} in the order of a natural session:")
+    nb = run_session(args.notebook, NATURAL_SESSION)
+    write_notebook_atomic(nb, args.out)
+    print(f"saved {args.out} (outputs and execution counts as the kernel left them)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

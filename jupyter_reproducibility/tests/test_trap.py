@@ -1,0 +1,60 @@
+"""The trap: the stored out-of-order notebook reports a result a fresh run does not give."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from conftest import FIXTURES, NOTEBOOKS
+from jupyter_reproducibility.experiments import C_EXPERIMENT_1, C_EXPERIMENT_2, expected_accuracy
+from jupyter_reproducibility.make_fixture import NATURAL_SESSION, run_session
+from jupyter_reproducibility.nbcheck import FINDINGS
+from jupyter_reproducibility.plots import stored_accuracies
+
+FIXTURE = FIXTURES / "trap_out_of_order.ipynb"
+
+
+def cells_as_run(nb: nbformat.NotebookNode) -> list[tuple[str, int | None, list]]:
+    """What matters in a saved notebook: source, execution count and outputs of each cell."""
+    return [(c.source, c.get("execution_count"), c.get("outputs", [])) for c in nb.cells]
+
+
+def test_fixture_is_the_clean_notebook_run_out_of_order() -> None:
+    clean = nbformat.read(NOTEBOOKS / "trap.ipynb", as_version=4)
+    stored = nbformat.read(FIXTURE, as_version=4)
+    assert [c.source for c in clean.cells] == [c.source for c in stored.cells]
+    counts = [c.execution_count for c in stored.cells if c.cell_type == "code"]
+    assert counts == [1, 2, 6, 4, 5, 7]  # experiment 1 re-run after experiment 2
+
+
+def test_stored_result_differs_from_a_fresh_computation() -> None:
+    stored = stored_accuracies(nbformat.read(FIXTURE, as_version=4))
+    fresh_1 = expected_accuracy(C_EXPERIMENT_1)
+    fresh_2 = expected_accuracy(C_EXPERIMENT_2)
+    # Experiment 1 was re-run with experiment 2's C: the stored number is experiment 2's.
+    assert stored[1] == pytest.approx(fresh_2, abs=5e-4)
+    assert abs(stored[1] - fresh_1) > 0.05
+    assert stored[2] == pytest.approx(fresh_2, abs=5e-4)  # experiment 2 itself is fine
+
+
+def test_nbcheck_reports_the_fixture(fixture_check) -> None:
+    out = fixture_check.stdout
+    assert fixture_check.returncode == FINDINGS, fixture_check.stderr
+    # static: the re-run cell and the run that left no trace
+    assert "cell 5 [6]" in out and "was run after cells below it: cell 7 [4], cell 8 [5]" in out
+    assert "count(s) 3 missing" in out
+    assert "`C` is assigned in cells 4, 7" in out
+    # dynamic: exactly the two cells whose outputs a fresh run changes, with the numbers
+    changed = [line for line in out.splitlines() if "output differs in a fresh run" in line]
+    assert len(changed) == 2
+    assert changed[0].strip().startswith("FAIL  cell 5 [6]")
+    assert changed[1].strip().startswith("FAIL  cell 10 [7]")
+    assert f"-experiment 1: test accuracy {expected_accuracy(C_EXPERIMENT_2):.3f}" in out
+    assert f"+experiment 1: test accuracy {expected_accuracy(C_EXPERIMENT_1):.3f}" in out
+    assert "4 finding(s)" in out
+
+
+@pytest.mark.slow
+def test_make_fixture_rebuilds_the_stored_fixture() -> None:
+    """The evidence is reproducible: rerunning the scripted session gives the same notebook."""
+    rebuilt = run_session(NOTEBOOKS / "trap.ipynb", NATURAL_SESSION, verbose=False)
+    assert cells_as_run(rebuilt) == cells_as_run(nbformat.read(FIXTURE, as_version=4))
