@@ -21,6 +21,15 @@ if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
 EXAMPLE = TOPIC / "example_project"
+
+# Proxies pointing at a closed local port: any attempt to reach a package index fails loudly,
+# so a test run with these proves the demo is offline (uv honours these variables).
+NO_NETWORK = {
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "ALL_PROXY": "http://127.0.0.1:9",
+    "NO_PROXY": "",
+}
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="needs the uv binary on PATH")
 
 

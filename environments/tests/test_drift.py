@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import needs_uv, run_module
+from conftest import NO_NETWORK, needs_uv, run_module
 from environments.drift import build_wheel
 
 
 @pytest.fixture(scope="module")
 def drift(tmp_path_factory):
-    """One run of the demo CLI (all offline, in a temp folder); its drift.json and figure."""
+    """One run of the demo CLI with the network blocked; its drift.json and figure."""
     out = tmp_path_factory.mktemp("drift")
-    done = run_module("environments.drift", "--out", str(out), "--figure", str(out / "drift.png"))
+    figure = str(out / "drift.png")
+    done = run_module("environments.drift", "--out", str(out), "--figure", figure, env=NO_NETWORK)
     assert done.returncode == 0, done.stderr
     return json.loads((out / "drift.json").read_text()), out, done.stdout
 

@@ -191,7 +191,7 @@ def report(result: dict) -> str:
         f"requirement: {result['requirement']}   data: {result['data']}",
         f"{'when':6} {'how it was installed':38} {'version':8} spread(data)",
     ]
-    lines += [f"{w:6} {how:38} {v:8} {s}" for w, how, v, s in rows]
+    lines += [f"{w:6} {how:38} {v:8} {s}".rstrip() for w, how, v, s in rows]
     lines.append(
         "=> same code, same data, same requirement: the unpinned install gives a different number;"
         " the lock kept the first resolution until someone chose to upgrade."
