@@ -202,7 +202,10 @@ def validate_card(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ShareError(f"{path} not found")
-    meta = metadata_load(path)
+    try:
+        meta = metadata_load(path)
+    except Exception as exc:  # yaml raises several error types
+        raise ShareError(f"{path}: YAML metadata does not parse ({exc})") from exc
     if not meta:
         raise ShareError(f"{path} has no YAML metadata block")
     problems = [f"{k} must be a non-empty string" for k in REQUIRED_STR if not _is_str(meta.get(k))]

@@ -1,0 +1,97 @@
+"""Shared fixtures: offline Hub, one trained digits folder and one tiny-LM folder per session.
+
+The environment is set at import, before any test imports huggingface_hub or torch, so the
+offline switch and the thread count apply to this process AND to every subprocess/kernel.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+TOPIC = Path(__file__).resolve().parents[1]
+SRC = TOPIC / "src"
+
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(SRC), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+)
+os.environ["HF_HUB_OFFLINE"] = "1"  # no test may reach the network
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="model_sharing_hf_home_")  # never ~/.cache
+os.environ.pop("HF_TOKEN", None)
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # tiny models; 2 shared cores
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+SEED = 0
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def digits_folder(tmp_path_factory) -> Path:
+    from model_sharing.classifier import share_classifier
+
+    return share_classifier(tmp_path_factory.mktemp("shared") / "digits-mlp", seed=SEED)
+
+
+@pytest.fixture(scope="session")
+def lm_folder(tmp_path_factory) -> Path:
+    from model_sharing.tiny_lm import share_lm
+
+    out = tmp_path_factory.mktemp("shared") / "tiny-gpt2"
+    share_lm(out, seed=SEED)
+    return out
+
+
+@pytest.fixture(scope="session")
+def split():
+    from model_sharing.data import load_digits_split
+
+    return load_digits_split(SEED)
+
+
+@pytest.fixture
+def folder_copy(tmp_path, digits_folder) -> Path:
+    """A private copy a test may corrupt without touching the session's folder."""
+    return Path(shutil.copytree(digits_folder, tmp_path / "copy"))
+
+
+def populate_hub_cache(folder: Path, repo_id: str, cache_dir: Path) -> Path:
+    """Lay a folder out exactly where huggingface_hub caches a download of `repo_id`.
+
+    With HF_HUB_OFFLINE=1, `from_pretrained(repo_id)` then resolves the repo id through the
+    cache - the same code path as after a real download, without the network.
+    """
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo_dir = Path(cache_dir) / f"models--{repo_id.replace('/', '--')}"
+    (repo_dir / "refs").mkdir(parents=True)
+    (repo_dir / "refs" / "main").write_text(commit)
+    shutil.copytree(folder, repo_dir / "snapshots" / commit)
+    return repo_dir
+
+
+def run_python(*args: str, env: dict | None = None, cwd: Path | None = None):
+    """Start `python ...` with this interpreter; a CLI test never relies on console scripts."""
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env if env is not None else os.environ.copy(),
+        cwd=cwd,
+    )

@@ -1,0 +1,130 @@
+"""Pickle runs code; safetensors carries only tensors; broken or modified files are rejected."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+import torch
+from conftest import run_python
+from model_sharing.errors import ShareError
+from model_sharing.pickle_demo import (
+    run_demo,
+    safe_load,
+    save_as_safetensors,
+    unsafe_load,
+    write_malicious_checkpoint,
+)
+from model_sharing.receipt import weights_sha256
+from model_sharing.safetensors_tools import (
+    describe,
+    load_verified,
+    read_header,
+    read_one_tensor,
+    verify_folder,
+)
+from safetensors.torch import load_file, save_file
+
+
+@pytest.fixture
+def small_model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+
+
+def test_safe_load_refuses_and_unsafe_load_runs_the_payload(tmp_path, small_model):
+    marker = tmp_path / "marker.txt"
+    ckpt = write_malicious_checkpoint(small_model, tmp_path / "ckpt.pt", marker)
+    assert not marker.exists()
+
+    with pytest.raises(pickle.UnpicklingError, match="exec"):
+        safe_load(ckpt)
+    assert not marker.exists(), "weights_only=True must not run any code"
+
+    loaded = unsafe_load(ckpt)
+    assert marker.exists(), "weights_only=False ran the checkpoint's code"
+    assert "ran while loading" in marker.read_text()
+    assert torch.equal(loaded["state_dict"]["0.weight"], small_model[0].weight)
+
+
+def test_run_demo_reports_the_same_story(tmp_path):
+    facts = run_demo(tmp_path)
+    assert facts["marker_after_weights_only_true"] is False
+    assert facts["marker_after_weights_only_false"] is True
+    assert "Unsupported global" in facts["safe_load_refused"]
+
+
+def test_header_is_plain_json_naming_every_tensor(tmp_path, small_model):
+    path = save_as_safetensors(small_model, tmp_path / "m.safetensors")
+    header = read_header(path)
+    assert header["__metadata__"] == {"format": "pt", "source": "pickle_demo"}
+    rows = {r["name"]: r for r in describe(path)}
+    assert set(rows) == set(small_model.state_dict())
+    assert rows["0.weight"]["dtype"] == "F32" and rows["0.weight"]["shape"] == [3, 4]
+    # only tensor entries and string metadata: nothing a loader could execute
+    assert all(isinstance(v, str) for v in header["__metadata__"].values())
+
+
+def test_lazy_read_returns_one_tensor_exactly(tmp_path, small_model):
+    path = save_as_safetensors(small_model, tmp_path / "m.safetensors")
+    assert torch.equal(read_one_tensor(path, "2.bias"), small_model[2].bias.detach())
+    with pytest.raises(ShareError, match="no tensor"):
+        read_one_tensor(path, "nope")
+
+
+def test_safetensors_round_trip_keeps_weights_sha256(tmp_path, small_model):
+    sd = small_model.state_dict()
+    save_file(sd, str(tmp_path / "m.safetensors"))
+    assert weights_sha256(load_file(str(tmp_path / "m.safetensors"))) == weights_sha256(sd)
+
+
+@pytest.mark.parametrize("keep", [0, 5, 40, 300, 19_000])
+def test_truncated_file_is_rejected(folder_copy, keep):
+    path = folder_copy / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:keep])
+    with pytest.raises(ShareError, match="truncated"):
+        load_verified(path)
+
+
+def test_corrupted_header_is_rejected(folder_copy):
+    path = folder_copy / "model.safetensors"
+    data = bytearray(path.read_bytes())
+    data[9] = 0xFF  # inside the JSON header: no longer valid UTF-8 / JSON
+    path.write_bytes(bytes(data))
+    with pytest.raises(ShareError, match="corrupted JSON header"):
+        read_header(path)
+
+
+def test_modified_tensor_bytes_are_caught_by_the_hash_not_the_format(folder_copy):
+    path = folder_copy / "model.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01  # flip one bit of the last weight
+    path.write_bytes(bytes(data))
+    load_file(str(path))  # still a valid safetensors file: the format has no checksum
+    with pytest.raises(ShareError, match="was modified"):
+        verify_folder(folder_copy)
+
+
+def test_cli_reports_a_truncated_file_in_one_line(folder_copy):
+    path = folder_copy / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:1000])
+    proc = run_python("-m", "model_sharing.safetensors_tools", str(path))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "truncated" in lines[0]
+
+
+def test_cli_inspects_and_verifies(digits_folder):
+    run = json.loads((digits_folder / "run.json").read_text())
+    proc = run_python(
+        "-m",
+        "model_sharing.safetensors_tools",
+        str(digits_folder / "model.safetensors"),
+        "--tensor",
+        "net.2.bias",
+        "--expect-sha256",
+        run["weights_sha256"],
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "net.0.weight" in proc.stdout and "weights_sha256 matches" in proc.stdout
