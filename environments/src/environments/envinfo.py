@@ -202,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     torch = record["torch"]
     print(
         f"python {record['python']['version']} on {record['platform']['machine']}, "
-        f"{len(record['packages'])} packages, torch {torch['version'] if torch else 'not installed'}"
+        f"{len(record['packages'])} packages, torch "
+        f"{torch['version'] if torch else 'not recorded' if args.no_torch else 'not installed'}"
         f"{', CUDA ' + str(torch['cuda']) if torch and torch['cuda'] else ''}"
     )
     print(f"wrote {args.out}")
