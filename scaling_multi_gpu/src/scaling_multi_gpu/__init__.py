@@ -1,0 +1,1 @@
+"""Scaling from one device to many, measured and reproducible."""

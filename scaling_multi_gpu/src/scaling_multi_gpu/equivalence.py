@@ -1,0 +1,181 @@
+"""Same seed + same global batch = same model, whatever the strategy. Checked, not claimed.
+
+One process trains the reference (`single`), then ONE torchrun launch of 2 gloo processes trains
+DDP, FSDP2 and DeepSpeed ZeRO-1/2/3 one after another (starting processes costs more than this
+training). Expected, and asserted by the tests:
+
+* DDP = FSDP = ZeRO-1/2/3 bitwise (same world size: the same numbers are added in the same order);
+* 2 processes vs 1 within 1e-6 (SGD, mean loss: the average of two half-batch gradients equals the
+  whole-batch gradient up to float rounding, because the additions happen in another order);
+* `ddp:sum`, a summed loss, is caught: on one process it equals the mean (lr / batch), but DDP
+  *averages* gradients over ranks, so the step is 1/world-size too small. Accuracy hides it; the
+  weight comparison does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from scaling_multi_gpu.cli import UsageError, run_cli
+from scaling_multi_gpu.train import Dist, TrainConfig, parse_variants, train_one
+
+DISTRIBUTED_VARIANTS = "ddp,fsdp,zero1,zero2,zero3,ddp:sum"
+SINGLE_VARIANTS = "single,single:sum"
+TOLERANCE = 1e-6  # 1 vs 2 processes with SGD; measured here ~1e-8
+
+
+def train_single_reference(out: Path, base: TrainConfig) -> None:
+    """The one-process references, trained in this process (no launcher needed)."""
+    cpu = Dist(rank=0, world=1, local_rank=0, device=torch.device("cpu"), backend=None)
+    for cfg in parse_variants(SINGLE_VARIANTS, base):
+        train_one(cfg, cpu, out / cfg.variant)
+
+
+def torchrun_command(nproc: int, variants: str, out: Path, extra: list[str]) -> list[str]:
+    """`python -m torch.distributed.run` = `torchrun`, but always the current interpreter's."""
+    return [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+        "-m", "scaling_multi_gpu.train", "--strategy", variants, "--out", str(out), *extra,
+    ]  # fmt: skip
+
+
+def launch(nproc: int, variants: str, out: Path, extra: list[str]) -> None:
+    """Run the distributed variants; raise with the launcher's last lines when it fails."""
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    done = subprocess.run(
+        torchrun_command(nproc, variants, out, extra), env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-25:])
+        raise RuntimeError(f"torchrun failed ({done.returncode}):\n{tail}")
+    for line in done.stdout.splitlines():
+        if " x" in line and "weights" in line:  # the per-variant summary lines from rank 0
+            print(line)
+
+
+def load_weights(folder: Path) -> dict[str, torch.Tensor]:
+    return torch.load(folder / "weights.pt", weights_only=True)
+
+
+def max_abs_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    return max((a[k] - b[k]).abs().max().item() for k in a)
+
+
+def compare(out: Path) -> list[dict[str, Any]]:
+    """For each variant: bitwise equal to DDP? max |difference| to the one-process reference?"""
+    ddp_sha = json.loads((out / "ddp" / "run.json").read_text())["weights_sha256"]
+    rows = []
+    for folder in sorted(p for p in out.iterdir() if (p / "run.json").is_file()):
+        run = json.loads((folder / "run.json").read_text())
+        reference = "single-sum" if folder.name.endswith("-sum") else "single"
+        diff = max_abs_diff(load_weights(folder), load_weights(out / reference))
+        rows.append(
+            {
+                "variant": folder.name,
+                "world_size": run["metrics"]["world_size"],
+                "weights_sha256": run["weights_sha256"],
+                "bitwise_equal_to_ddp": run["weights_sha256"] == ddp_sha,
+                "reference": reference,
+                "max_abs_diff_to_reference": diff,
+                "within_tolerance": diff <= TOLERANCE,
+                "test_accuracy": run["metrics"]["test_accuracy"],
+            }
+        )
+    return rows
+
+
+def render(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        f"{'variant':<11} {'world':>5}  {'weights':<12}  {'= ddp':<6} {'max|Δ| vs 1 process':>22}  verdict   acc"
+    ]
+    for r in rows:
+        verdict = (
+            "ok" if r["within_tolerance"] else "CAUGHT" if r["variant"].endswith("-sum") else "FAIL"
+        )
+        lines.append(
+            f"{r['variant']:<11} {r['world_size']:>5}  {r['weights_sha256'][:12]}  {'yes' if r['bitwise_equal_to_ddp'] else 'no':<6} "
+            f"{r['max_abs_diff_to_reference']:>12.2e} ({r['reference']:<10})  {verdict:<8} {r['test_accuracy']:.3f}"
+        )
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """Bar chart of max |Δ| to the one-process run (log scale); the tolerance as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [r for r in rows if r["world_size"] > 1]
+    floor = 1e-12  # bitwise-equal (0) cannot be drawn on a log axis
+    values = [max(r["max_abs_diff_to_reference"], floor) for r in shown]
+    colors = ["tab:red" if not r["within_tolerance"] else "tab:green" for r in shown]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.bar([r["variant"] for r in shown], values, color=colors)
+    ax.axhline(TOLERANCE, color="black", linestyle="--", label=f"tolerance {TOLERANCE:g}")
+    ax.set_yscale("log")
+    ax.set_ylabel("max |w - w(1 process)|")
+    ax.set_title("2 gloo processes vs 1 process, same seed and global batch")
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def launch_args(steps: int, seed: int) -> list[str]:
+    """CPU + gloo even on a GPU machine: the 1-process reference is trained on the CPU too."""
+    return ["--steps", str(steps), "--seed", str(seed), "--device", "cpu"]
+
+
+def run_equivalence(
+    out: Path, nproc: int = 2, steps: int = 30, seed: int = 0, figure: Path | None = None
+) -> list[dict[str, Any]]:
+    """Train the reference and the distributed variants into `out`, compare, write a summary."""
+    base = replace(TrainConfig(), steps=steps, seed=seed)
+    train_single_reference(out, base)
+    launch(nproc, DISTRIBUTED_VARIANTS, out, launch_args(steps, seed))
+    rows = compare(out)
+    (out / "equivalence.json").write_text(json.dumps(rows, indent=2) + "\n")
+    if figure is not None:
+        plot(rows, figure)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--nproc", type=int, default=2, help="processes in the distributed launch")
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("outputs/equivalence"))
+    p.add_argument("--figure", type=Path, default=None, help="also write the bar chart (PNG) here")
+    args = p.parse_args(argv)
+
+    def body() -> int:
+        if args.nproc < 2 or 64 % args.nproc:
+            raise UsageError("--nproc must be 2 or more and divide the global batch (64)")
+        rows = run_equivalence(args.out, args.nproc, args.steps, args.seed, args.figure)
+        print(render(rows))
+        bad = [
+            r["variant"]
+            for r in rows
+            if not r["within_tolerance"] and not r["variant"].endswith("-sum")
+        ]
+        return 1 if bad else 0
+
+    return run_cli(body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""Shared test set-up: make `scaling_multi_gpu` importable by subprocesses; skip GPU tests without CUDA."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TOPIC_ROOT = Path(__file__).resolve().parents[1]
+SRC = str(TOPIC_ROOT / "src")
+# Subprocesses (torchrun workers, Slurm jobs) must import the package even where it is not installed.
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+if SRC not in sys.path:
+    sys.path.insert(0, SRC)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def equivalence_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
+    """One reference run + ONE 2-process torchrun launch of every strategy, shared by the tests."""
+    from scaling_multi_gpu.equivalence import run_equivalence
+
+    out = tmp_path_factory.mktemp("equivalence")
+    rows = run_equivalence(out, nproc=2, steps=30, figure=out / "equivalence.png")
+    return out, rows
+
+
+@pytest.fixture(scope="session")
+def local_slurm():
+    """A real single-node Slurm on localhost for this session (see local_slurm.py)."""
+    import shutil
+    import tempfile
+
+    from local_slurm import LocalSlurm, missing_binaries
+
+    missing = missing_binaries()
+    if missing:
+        message = f"needs Slurm and munge (apt-get install slurmctld slurmd slurm-client munge); missing: {', '.join(missing)}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"under CI=true the Slurm tests must run: {message}")
+        pytest.skip(message)
+    root = Path(
+        tempfile.mkdtemp(prefix="scaling-slurm-")
+    )  # not pytest's tmp: munged needs a world-searchable path
+    cluster = LocalSlurm(root)
+    try:
+        cluster.start()
+    except RuntimeError:
+        cluster.stop()
+        raise
+    yield cluster
+    cluster.stop()
+    shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,76 @@
+"""The reproducibility core: same seed + same global batch = same model, whatever the strategy."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from scaling_multi_gpu.equivalence import DISTRIBUTED_VARIANTS, TOLERANCE, launch, launch_args
+
+
+def by_variant(rows: list[dict]) -> dict[str, dict]:
+    return {r["variant"]: r for r in rows}
+
+
+def test_every_strategy_ran_and_learned(equivalence_run):
+    rows = by_variant(equivalence_run[1])
+    assert set(rows) == {
+        "single",
+        "single-sum",
+        "ddp",
+        "fsdp",
+        "zero1",
+        "zero2",
+        "zero3",
+        "ddp-sum",
+    }
+    for r in rows.values():
+        assert r["test_accuracy"] >= 0.9, r  # chance is 0.1: the model learned
+
+
+def test_ddp_fsdp_and_zero_stages_are_bitwise_equal(equivalence_run):
+    rows = by_variant(equivalence_run[1])
+    for name in ("fsdp", "zero1", "zero2", "zero3"):
+        assert rows[name]["weights_sha256"] == rows["ddp"]["weights_sha256"], name
+
+
+def test_two_processes_match_one_process_within_tolerance(equivalence_run):
+    rows = by_variant(equivalence_run[1])
+    for name in ("ddp", "fsdp", "zero1", "zero2", "zero3"):
+        assert rows[name]["max_abs_diff_to_reference"] <= TOLERANCE, rows[name]
+    # ...but not bitwise: the additions happen in another order. If this ever becomes 0, the
+    # "2 processes" run silently used one process's batch and the test above proves nothing.
+    assert rows["ddp"]["max_abs_diff_to_reference"] > 0
+
+
+def test_sum_reduced_loss_is_caught(equivalence_run):
+    rows = by_variant(equivalence_run[1])
+    # On one process, sum with lr/batch IS the mean: bitwise the same weights...
+    assert rows["single-sum"]["weights_sha256"] == rows["single"]["weights_sha256"]
+    # ...but DDP averages gradients over ranks, so the summed loss steps 1/world too small.
+    assert rows["ddp-sum"]["max_abs_diff_to_reference"] > 1000 * TOLERANCE
+    assert not rows["ddp-sum"]["within_tolerance"]
+    assert rows["ddp-sum"]["test_accuracy"] >= 0.9  # and accuracy alone would not have noticed
+
+
+def test_receipts_record_throughput_and_memory_per_rank(equivalence_run):
+    out, _ = equivalence_run
+    run = json.loads((out / "zero3" / "run.json").read_text())
+    m = run["metrics"]
+    assert m["world_size"] == 2 and m["backend"] == "gloo"
+    assert m["samples_per_s"] > 0 and m["step_time_s"] > 0
+    assert len(m["peak_memory_mib_per_rank"]) == 2
+    assert m["mfu"] is None  # no datasheet peak for a CPU
+    assert run["config"]["deepspeed_config"].endswith("zero3.json")
+    assert (out / "equivalence.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_rerun_is_bitwise_identical(equivalence_run, tmp_path):
+    """A second, separate launch of the same command reproduces every strategy bit for bit."""
+    out, rows = equivalence_run
+    launch(2, DISTRIBUTED_VARIANTS, tmp_path, launch_args(steps=30, seed=0))
+    for r in rows:
+        if r["world_size"] > 1:
+            rerun = json.loads((tmp_path / r["variant"] / "run.json").read_text())
+            assert rerun["weights_sha256"] == r["weights_sha256"], r["variant"]

@@ -1,0 +1,134 @@
+"""RNG lab (a)-(c), the DataLoader benchmark, the ZeRO memory calculator and hwinfo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from scaling_multi_gpu import dataloader_lab, hwinfo, rng_lab, zero_memory
+
+
+# --------------------------------------------------------------------------- RNG lab
+def test_a_unreseeded_dataset_rng_repeats_across_workers():
+    bug = rng_lab.augmentations_per_batch(fix=False)
+    assert (
+        bug[0] == bug[1] and bug[2] == bug[3]
+    )  # worker 0 and worker 1 drew the same "random" crops
+
+
+def test_a_worker_init_fn_fixes_it_reproducibly():
+    fixed = rng_lab.augmentations_per_batch(fix=True, seed=0)
+    assert fixed[0] != fixed[1] and fixed[2] != fixed[3]
+    assert (
+        rng_lab.augmentations_per_batch(fix=True, seed=0) == fixed
+    )  # same generator seed, same draws
+    assert rng_lab.augmentations_per_batch(fix=True, seed=1) != fixed
+
+
+def test_b_forgetting_set_epoch_repeats_the_order():
+    without = rng_lab.epoch_orders(call_set_epoch=False)
+    assert without[0] == without[1] == without[2]
+    with_set_epoch = rng_lab.epoch_orders(call_set_epoch=True)
+    assert with_set_epoch[0] != with_set_epoch[1] != with_set_epoch[2]
+    assert with_set_epoch[0] == without[0]  # epoch 0 is the same: only later epochs reveal the bug
+
+
+def test_c_seeded_generator_gives_the_same_batches():
+    first = rng_lab.batch_order(seed=0)
+    assert rng_lab.batch_order(seed=0, disturb_global_rng=True) == first
+    assert rng_lab.batch_order(seed=1) != first
+    assert sorted(i for b in first for i in b) == list(range(12))
+
+
+# --------------------------------------------------------------------------- DataLoader benchmark
+def test_dataloader_benchmark_writes_table_and_plot(tmp_path):
+    dataloader_lab.main(
+        ["--samples", "128", "--batch-size", "32", "--epochs", "2", "--out", str(tmp_path)]
+    )
+    table = (tmp_path / "dataloader_bench.md").read_text().splitlines()
+    rows = table[2:]
+    assert len(rows) >= 6
+    assert (
+        any("workers=0" in r for r in rows)
+        and any("persistent" in r for r in rows)
+        and any("device-batched" in r for r in rows)
+    )
+    assert all(float(r.rsplit("|", 2)[1]) > 0 for r in rows)
+    assert (tmp_path / "dataloader_bench.png").stat().st_size > 1000
+
+
+def test_batched_and_per_sample_augmentation_agree_in_shape_and_scale():
+    ds = dataloader_lab.ImageDataset(8, per_sample=False)
+    one = dataloader_lab.augment_one(ds[0])
+    batch = dataloader_lab.augment_batch(ds.images)
+    assert batch.shape[1:] == one.shape
+    assert abs(batch.mean().item() - one.mean().item()) < 0.5
+
+
+# --------------------------------------------------------------------------- ZeRO memory on paper
+def test_zero_paper_worked_example():
+    """Rajbhandari et al. 2020, Fig. 1: 7.5B parameters, 64 GPUs, K = 12."""
+    got = [round(e.gb_per_gpu, 1) for e in zero_memory.estimate(7.5e9, 64, 80)]
+    assert got == [120.0, 31.4, 16.6, 1.9]
+
+
+def test_zero_advice_picks_least_partitioning_that_fits():
+    est = zero_memory.estimate(7.5e9, 64, 80)
+    assert [e.fits for e in est] == [False, True, True, True]
+    assert zero_memory.advice(est).startswith("use ZeRO-1")
+    assert zero_memory.advice(zero_memory.estimate(1e8, 8, 80)).startswith("use DDP")
+    assert zero_memory.advice(zero_memory.estimate(1e12, 8, 80)).startswith("nothing fits")
+
+
+@pytest.mark.parametrize("text, value", [("7.5B", 7.5e9), ("350M", 3.5e8), ("1.3e9", 1.3e9)])
+def test_parameter_counts_parse(text, value):
+    assert zero_memory.parse_count(text) == pytest.approx(value)
+
+
+# --------------------------------------------------------------------------- hwinfo
+def test_hwinfo_describes_this_machine():
+    info = hwinfo.collect()
+    assert info["cpu"]["logical_cores"] >= 1 and info["memory_gib"] > 0
+    assert info["software"]["gloo"] is True
+    json.dumps(info)  # JSON-ready
+
+
+def test_peak_table_lookup():
+    assert hwinfo.peak_tflops("NVIDIA H100 80GB HBM3", "bf16") == 989.0
+    assert hwinfo.peak_tflops("NVIDIA H100 PCIe", "bf16") == 756.0
+    assert hwinfo.peak_tflops("NVIDIA A100-SXM4-80GB", "fp32") == 19.5
+    assert hwinfo.peak_tflops("Some Future GPU", "bf16") is None
+
+
+# --------------------------------------------------------------------------- bad input
+def test_bad_input_exits_2_with_one_line_in_a_real_process():
+    done = subprocess.run(
+        [sys.executable, "-m", "scaling_multi_gpu.zero_memory", "--params", "lots"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: cannot read a parameter count from 'LOTS' (e.g. 7.5B or 7.5e9)"
+    ]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--strategy", "horovod"], "unknown strategy"),
+        (["--strategy", "deepspeed", "--deepspeed-config", "nope.json"], "not found"),
+        (["--strategy", "ddp"], "launch with torchrun"),
+        (["--strategy", "single", "--global-batch", "0"], "must be positive"),
+    ],
+)
+def test_train_bad_input_is_one_line_and_exit_2(args, words, tmp_path, capsys):
+    from scaling_multi_gpu import train
+
+    assert train.main([*args, "--out", str(tmp_path / "o")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], lines
+    assert not (tmp_path / "o").exists()  # nothing half-written
