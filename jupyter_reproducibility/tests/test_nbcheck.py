@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import NOTEBOOKS, run_module
+from jupyter_reproducibility.make_fixture import merge_streams
 from jupyter_reproducibility.nbcheck import (
     CLEAN,
     FINDINGS,
@@ -17,6 +18,7 @@ from jupyter_reproducibility.nbcheck import (
     check_execution_counts,
     check_names,
     main,
+    output_text,
 )
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
@@ -69,6 +71,12 @@ def test_use_before_define_is_found_top_to_bottom() -> None:
     assert "first defined further down, in cell 2" in report.findings[0].message
 
 
+def test_use_before_define_within_one_cell() -> None:
+    report = Report(Path("x.ipynb"))
+    check_names(notebook(("print(rate)\nrate = 0.1", 1, None)), report)
+    assert "first defined further down in the same cell" in report.findings[0].message
+
+
 @pytest.mark.parametrize(
     ("source", "reads", "defines"),
     [
@@ -79,6 +87,12 @@ def test_use_before_define_is_found_top_to_bottom() -> None:
         ("total += step", ["step", "total"], ["total"]),
         ("%matplotlib inline\nimport numpy as np", [], ["np"]),  # IPython syntax is understood
         ("for k, v in items:\n    pass", ["items"], ["k", "v"]),
+        ("table[0] = 1", ["table"], []),  # item assignment changes, does not define
+        (
+            "try:\n    pass\nexcept ValueError as err:\n    print(err)",
+            ["ValueError", "print"],
+            ["err"],
+        ),
     ],
 )
 def test_cell_names(source: str, reads: list[str], defines: list[str]) -> None:
@@ -86,6 +100,26 @@ def test_cell_names(source: str, reads: list[str], defines: list[str]) -> None:
     assert names is not None
     assert sorted(set(names.reads) - {"get_ipython"}) == sorted(reads)
     assert sorted(names.defines) == sorted(defines)
+
+
+def test_output_comparison_ignores_how_the_kernel_chunked_a_print() -> None:
+    """One print can arrive as 'text' + '\\n'; that must not count as a changed output."""
+    whole = new_code_cell("print(1)", outputs=[new_output("stream", name="stdout", text="a 1\n")])
+    chunked = new_code_cell(
+        "print(1)",
+        outputs=[
+            new_output("stream", name="stdout", text="a 1"),
+            new_output("stream", name="stderr", text="warning\n"),
+            new_output("stream", name="stdout", text="\n"),
+        ],
+    )
+    assert output_text(whole) == ["a 1"]
+    assert output_text(chunked) == ["a 1", "stderr: warning"]
+    merge_streams(chunked)
+    assert len(chunked.outputs) == 3  # only *consecutive* same-name streams are joined
+    del chunked.outputs[1]
+    merge_streams(chunked)
+    assert [o.text for o in chunked.outputs] == ["a 1\n"]
 
 
 # --- bad input: exit 2 and one line ---------------------------------------------------------

@@ -62,9 +62,30 @@ def run_session(
                 raise ValueError(f"cell {number} is a {cell.cell_type} cell, not code")
             # execute_cell replaces the outputs and takes the kernel's execution count, as the UI does.
             client.execute_cell(cell, number - 1)
+            merge_streams(cell)
             if verbose:
                 print(f"  ran cell {number:>2} -> [{cell.execution_count}]  {why}")
     return nb
+
+
+def merge_streams(cell: nbformat.NotebookNode) -> None:
+    """Join consecutive stream outputs of the same name, as Jupyter's front ends save them.
+
+    The kernel may send one `print` as several messages (how many depends on timing); the saved
+    notebook should not, so that rebuilding the fixture gives the same file every time.
+    """
+    merged: list[nbformat.NotebookNode] = []
+    for out in cell.outputs:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and out.output_type == previous.output_type == "stream"
+            and out.name == previous.name
+        ):
+            previous.text += out.text
+        else:
+            merged.append(out)
+    cell.outputs = merged
 
 
 def write_notebook_atomic(nb: nbformat.NotebookNode, path: Path) -> None:

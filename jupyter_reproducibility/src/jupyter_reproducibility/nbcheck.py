@@ -261,7 +261,8 @@ class _NameCollector(ast.NodeVisitor):
                 self.visit(expr)
 
     def _visit_comprehension(self, node: ast.AST, elements: list[ast.AST]) -> None:
-        saved = set(self._local)
+        # Loop variables of a comprehension exist only inside it: local while we visit it.
+        outside = set(self._local)
         for gen in node.generators:
             self.visit(gen.iter)
             self._local.update(_target_names(gen.target))
@@ -269,9 +270,7 @@ class _NameCollector(ast.NodeVisitor):
                 self.visit(cond)
         for element in elements:
             self.visit(element)
-        self._local = saved | (
-            self._local - saved - set().union(*map(_gen_targets, node.generators))
-        )
+        self._local = outside
 
     def visit_ListComp(self, node: ast.ListComp) -> None:
         self._visit_comprehension(node, [node.elt])
@@ -281,13 +280,20 @@ class _NameCollector(ast.NodeVisitor):
     def visit_DictComp(self, node: ast.DictComp) -> None:
         self._visit_comprehension(node, [node.key, node.value])
 
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name:
+            self._define(node.name)
+        for statement in node.body:
+            self.visit(statement)
+
 
 def _target_names(target: ast.AST) -> list[str]:
-    return [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
-
-
-def _gen_targets(gen: ast.comprehension) -> set[str]:
-    return set(_target_names(gen.target))
+    """Names an assignment target binds: `a, b = ...` binds a and b; `x[0] = ...` binds none."""
+    return [
+        n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    ]
 
 
 def cell_names(source: str) -> CellNames | None:
@@ -331,10 +337,14 @@ def check_names(nb: NotebookNode, report: Report) -> None:
             if name in BUILTINS or defined_at is None or defined_at < number:
                 continue  # never defined at all: a star import or a kernel global; the fresh run tells
             used_early = True
+            where = (
+                "further down in the same cell"
+                if defined_at == number
+                else f"further down, in cell {defined_at}"
+            )
             report.find(
                 "use-before-define",
-                f"`{name}` is used in {label(number, by_number[number])} "
-                f"but first defined further down, in cell {defined_at}",
+                f"`{name}` is used in {label(number, by_number[number])} but first defined {where}",
             )
     if not used_early:
         report.ok("no name is used above the cell that defines it")
@@ -358,25 +368,29 @@ _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def output_text(cell: NotebookNode) -> list[str]:
-    """A cell's outputs as comparable lines: text streams, text/plain results, errors.
+    """A cell's outputs as comparable lines: stdout, then stderr, then results and errors.
 
-    Images and HTML are not compared (their bytes differ between runs and library versions);
-    object addresses (`at 0x7f...`) are masked because they differ in every process.
+    A kernel may deliver one `print` as one or several stream messages, and stdout and stderr
+    interleave differently from run to run, so each stream is joined before it is split into
+    lines. Images and HTML are not compared (their bytes differ between runs and library
+    versions); object addresses (`at 0x7f...`) are masked because they differ in every process.
     """
-    lines: list[str] = []
+    streams = {"stdout": "", "stderr": ""}
+    results: list[str] = []
     for out in cell.get("outputs", []):
         kind = out.get("output_type")
         if kind == "stream":
-            text = out.get("text", "")
+            streams[out.get("name", "stdout")] = streams.get(
+                out.get("name", "stdout"), ""
+            ) + out.get("text", "")
         elif kind in ("execute_result", "display_data"):
-            text = out.get("data", {}).get("text/plain", "")
+            results.extend(out.get("data", {}).get("text/plain", "").splitlines())
         elif kind == "error":
-            text = f"{out.get('ename')}: {out.get('evalue')}"
-        else:
-            continue
-        text = _ADDRESS.sub(" at 0x...", _ANSI.sub("", text))
-        lines.extend(text.splitlines())
-    return lines
+            results.append(f"{out.get('ename')}: {out.get('evalue')}")
+    lines = streams["stdout"].splitlines()
+    lines += [f"stderr: {line}" for line in streams["stderr"].splitlines()]
+    lines += results
+    return [_ADDRESS.sub(" at 0x...", _ANSI.sub("", line)) for line in lines]
 
 
 def execute_fresh(
