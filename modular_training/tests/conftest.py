@@ -1,0 +1,124 @@
+"""Shared test set-up: import path for subprocesses, GPU skipping, and the slow jobs started early.
+
+Every fresh interpreter that imports Lightning costs ~15 s here, so the few checks that truly need
+separate processes (determinism across processes, the real exit path, notebook kernels) are started
+in the background when the session begins; the in-process tests run while they work.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+TOPIC = Path(__file__).resolve().parents[1]
+SRC = TOPIC / "src"
+# Subprocesses and notebook kernels must import the package even where it is not installed.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))
+from modular_training.step3_lightning import quiet_known_warnings  # noqa: E402
+
+quiet_known_warnings()  # the library's advice that does not apply here would bury real warnings
+NOTEBOOKS = sorted((TOPIC / "notebooks").glob("*.ipynb"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the tests that wait on background jobs last, so in-process tests overlap with them;
+    skip `gpu` tests where CUDA is absent."""
+    import torch
+
+    items.sort(
+        key=lambda item: "jobs" in inspect.signature(getattr(item, "function", len)).parameters
+    )
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@dataclass
+class Job:
+    """A command running in the background; `result()` waits and returns (rc, stdout, stderr)."""
+
+    name: str
+    process: subprocess.Popen
+    started: float
+    seconds: float | None = None
+    out: tuple[int, str, str] | None = None
+
+    def result(self, timeout: float = 480) -> tuple[int, str, str]:
+        if self.out is None:
+            stdout, stderr = self.process.communicate(timeout=timeout)
+            self.seconds = time.time() - self.started
+            self.out = (self.process.returncode, stdout, stderr)
+        return self.out
+
+
+class Jobs:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.jobs: dict[str, Job] = {}
+
+    def start(self, name: str, args: list[str], cwd: Path = TOPIC) -> None:
+        proc = subprocess.Popen(
+            args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.jobs[name] = Job(name, proc, time.time())
+
+    def __getitem__(self, name: str) -> Job:
+        return self.jobs[name]
+
+    def stop_all(self) -> None:
+        for job in self.jobs.values():
+            if job.process.poll() is None:
+                job.process.kill()
+                job.process.communicate()
+
+
+def module(name: str, *args: str) -> list[str]:
+    """A CLI as tests must start it: `python -m`, never the console-script name (--env current)."""
+    return [sys.executable, "-m", f"modular_training.{name}", *args]
+
+
+def make_truncated_checkpoint(path: Path) -> Path:
+    import torch
+
+    torch.save({"state_dict": {"w": torch.zeros(1000)}, "loops": {}}, path)
+    path.write_bytes(path.read_bytes()[:600])  # cut mid-file, like a copy that died
+    return path
+
+
+@pytest.fixture(scope="session")
+def jobs(tmp_path_factory) -> Jobs:
+    root = tmp_path_factory.mktemp("jobs")
+    bg = Jobs(root)
+    # Two headline runs with the same seed, in separate processes: the determinism check.
+    bg.start("headline_a", module("step3_lightning", f"--out={root / 'a'}"))
+    bg.start("headline_b", module("step3_lightning", f"--out={root / 'b'}"))
+    bg.start("monolithic", module("step1_monolithic", f"--out={root / 'monolithic'}"))
+    truncated = make_truncated_checkpoint(root / "truncated.ckpt")
+    bg.start(
+        "truncated_ckpt",
+        module("step3_lightning", f"--out={root / 'bad'}", f"--ckpt_path={truncated}"),
+    )
+    for nb in NOTEBOOKS:
+        work = root / nb.stem
+        work.mkdir()
+        bg.start(
+            nb.stem, [sys.executable, str(TOPIC / "tests" / "run_notebook.py"), str(nb)], cwd=work
+        )
+    yield bg
+    bg.stop_all()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_background_jobs(jobs):
+    """Autouse: the background jobs start before the first test, whichever test that is."""
+    return jobs
