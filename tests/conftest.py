@@ -1,9 +1,9 @@
 """Options of the root test matrix, and the matrix printed at the end of the run.
 
     uv run pytest                                  # every topic, GPU tests where a GPU is found
-    uv run pytest --topics overfitting,model_sharing
-    uv run pytest --gpu off                        # never run gpu-marked tests
-    python -m pytest --env current                 # use the active interpreter, not uv
+    uv run pytest --topics=overfitting,model_sharing   # write the `=` (see README)
+    uv run pytest --gpu=off                        # never run gpu-marked tests
+    python -m pytest --env=current                 # use the active interpreter, not uv
 
 Each option has an environment variable twin (ML_REPRO_TOPICS, ML_REPRO_GPU, ML_REPRO_ENV) for
 CI systems and job scripts where editing the command line is awkward.
