@@ -42,6 +42,7 @@ def test_nbcheck_reports_the_fixture(fixture_check) -> None:
     # static: the re-run cell and the run that left no trace
     assert "cell 5 [6]" in out and "was run after cells below it: cell 7 [4], cell 8 [5]" in out
     assert "count(s) 3 missing" in out
+    assert "run [3] was probably cell 5 (between cell 4 [2] and cell 7 [4])" in out
     assert "`C` is assigned in cells 4, 7" in out
     # dynamic: exactly the two cells whose outputs a fresh run changes, with the numbers
     changed = [line for line in out.splitlines() if "output differs in a fresh run" in line]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -55,7 +56,8 @@ def run_session(
         record_timing=False,
         resources={"metadata": {"path": str(clean.parent)}},
     )
-    with client.setup_kernel():
+    # The kernel's own log (e.g. its TCP notice) is not notebook output: keep it off the console.
+    with client.setup_kernel(stderr=subprocess.DEVNULL):
         for number, why in session:
             cell = nb.cells[number - 1]
             if cell.cell_type != "code":

@@ -172,9 +172,31 @@ def check_execution_counts(nb: NotebookNode, report: Report) -> None:
             f"{max(counts)} runs recorded for {len(executed)} executed cells (count(s) "
             f"{_short(missing)} missing): some cell was run more than once (or run and deleted), "
             "and the outputs of those runs are gone",
+            [line for k in missing[:8] if (line := _suspects_for(k, executed))],
         )
     elif not repeated:
         report.ok("no hidden runs: each cell ran exactly once (counts 1..N, no gaps)")
+
+
+def _suspects_for(missing: int, executed: list[tuple[int, NotebookNode]]) -> str:
+    """Which cell most likely ran as count `missing` and was run again later.
+
+    People mostly run downwards: the run numbered k usually sits below the cell numbered k-1
+    and above the cell numbered k+1. The cells between those two are the suspects.
+    """
+    before = [(c.execution_count, n) for n, c in executed if c.execution_count < missing]
+    after = [(c.execution_count, n) for n, c in executed if c.execution_count > missing]
+    if not before or not after:
+        return ""
+    (low, above), (high, below) = max(before), min(after)
+    between = [n for n, _ in executed if above < n < below]
+    if not between:
+        return ""
+    cells = ", ".join(f"cell {n}" for n in between)
+    return (
+        f"run [{missing}] was probably {cells} (between cell {above} [{low}] and cell {below} "
+        f"[{high}]); its stored output is from a later run"
+    )
 
 
 def _short(numbers: list[int], limit: int = 8) -> str:
