@@ -1,0 +1,274 @@
+"""Four ways to record one training run, behind one small interface.
+
+Every backend receives exactly the same things - hyperparameters (`params`), provenance
+(`tags`: git commit, lockfile hash, data hash, package versions), per-epoch metrics, final
+metrics, files (curve, summary, checkpoint, run.json) and the model - so the tests can read
+each tool back and compare. `none` is the naive approach: nothing but the Python lists the
+training loop keeps anyway and the files written next to them.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import re
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from model_tracking.receipt import git_info, lock_sha256
+
+TRACKERS = ("none", "tensorboard", "mlflow", "wandb")
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+RECORDED_PACKAGES = ("torch", "numpy", "scikit-learn", "mlflow", "wandb", "tensorboard")
+
+# --------------------------------------------------------------------------------------------
+# What to log besides the numbers: enough provenance to rebuild the run.
+
+
+def provenance(data_hash: str) -> dict[str, str]:
+    """Code, environment and data identity as flat string tags (every tool can store those)."""
+    git = git_info()
+    tags = {
+        "git_commit": git["commit"] if git else "not-a-git-checkout",
+        "git_dirty": str(git["dirty"]) if git else "unknown",
+        "lock_sha256": lock_sha256() or "no-uv.lock",
+        "data_sha256": data_hash,
+        "python": platform.python_version(),
+    }
+    for package in RECORDED_PACKAGES:
+        tags[f"version_{package}"] = importlib.metadata.version(package)
+    return tags
+
+
+# --------------------------------------------------------------------------------------------
+# Secrets: tokens live in the environment and must never end up in a tracker.
+
+_SECRET_NAME = re.compile(r"TOKEN|KEY|PASSWORD|SECRET", re.IGNORECASE)
+
+
+def secret_values() -> list[str]:
+    """Values of environment variables whose names look like credentials (WANDB_API_KEY, HF_TOKEN, ...)."""
+    return [v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= 6]
+
+
+def scrub(value: Any) -> Any:
+    """Replace any secret value inside strings, lists or dicts by '***' before it is logged."""
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(scrub(v) for v in value)
+    if isinstance(value, str):
+        for secret in secret_values():
+            value = value.replace(secret, "***")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# The interface. Subclasses override what their tool can store.
+
+
+class Tracker:
+    """Base class: a tracker that records nothing (the training loop's lists are the record)."""
+
+    name = "none"
+
+    def start(self, run_name: str, params: dict[str, Any], tags: dict[str, str]) -> dict[str, str]:
+        """Open the run; return where to find it (shown in run.json and the final message)."""
+        return {}
+
+    def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        """Per-epoch series: train/val loss and accuracy, with the epoch as the step."""
+
+    def log_model(self, model: torch.nn.Module, x_example: torch.Tensor) -> None:
+        """The trained model itself, where the tool has a notion of models."""
+
+    def log_final(self, metrics: dict[str, float]) -> None:
+        """Single numbers for the whole run (test accuracy)."""
+
+    def log_files(self, paths: list[Path]) -> None:
+        """Artifacts: training curve, model summary, checkpoint, run.json."""
+
+    def finish(self, ok: bool = True) -> None:
+        """Close the run (marked failed when training raised)."""
+
+
+class TensorBoardTracker(Tracker):
+    """Event files in `<out>/tensorboard`: scalars, hparams, text, an image and the graph."""
+
+    name = "tensorboard"
+
+    def __init__(self, logdir: Path):
+        self.logdir = Path(logdir)
+
+    def start(self, run_name, params, tags):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(self.logdir))
+        self.params = params
+        table = "\n".join(f"| {k} | {v} |" for k, v in tags.items())
+        self.writer.add_text("provenance", "| tag | value |\n|---|---|\n" + table)
+        return {"logdir": str(self.logdir)}
+
+    def log_epoch(self, epoch, metrics):
+        for key, value in metrics.items():
+            self.writer.add_scalar(key, value, epoch)
+
+    def log_model(self, model, x_example):
+        with warnings.catch_warnings():  # add_graph traces with torch.jit, which warns it is old
+            warnings.simplefilter("ignore", FutureWarning)
+            self.writer.add_graph(model, x_example[:1])
+
+    def log_final(self, metrics):
+        # hparams link the run's settings to its results in TensorBoard's HParams tab.
+        # run_name="." keeps them in this run's folder instead of a new timestamped one.
+        self.writer.add_hparams(self.params, metrics, run_name=".")
+
+    def log_files(self, paths):
+        # TensorBoard has no artifact store: images go in as images, files are kept beside.
+        import matplotlib.image
+
+        for path in paths:
+            if path.suffix == ".png":
+                self.writer.add_image(path.stem, matplotlib.image.imread(path), dataformats="HWC")
+            shutil.copy2(path, self.logdir / path.name)
+
+    def finish(self, ok=True):
+        self.writer.close()
+
+
+class MlflowTracker(Tracker):
+    """A run in an MLflow store: params, tags, metric history, artifacts and a logged model."""
+
+    name = "mlflow"
+
+    def __init__(self, tracking_uri: str, experiment: str, register_as: str | None = None):
+        self.tracking_uri = tracking_uri
+        self.experiment = experiment
+        self.register_as = register_as or None
+        self.model_id: str | None = None
+
+    def start(self, run_name, params, tags):
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        experiment_id = ensure_experiment(self.tracking_uri, self.experiment)
+        self.run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
+        mlflow.log_params(params)
+        return {
+            "tracking_uri": self.tracking_uri,
+            "experiment_id": experiment_id,
+            "run_id": self.run.info.run_id,
+        }
+
+    def log_epoch(self, epoch, metrics):
+        import mlflow
+
+        mlflow.log_metrics(metrics, step=epoch)
+
+    def log_model(self, model, x_example):
+        import mlflow
+        from mlflow.models import infer_signature
+
+        x = x_example[:5].numpy()
+        with torch.no_grad():
+            y = model(x_example[:5]).numpy()
+        info = mlflow.pytorch.log_model(
+            model,
+            name="model",
+            # The signature records input/output shapes and dtypes; the example shows a caller
+            # what to send. Explicit requirements avoid a slow, guessy environment inference.
+            signature=infer_signature(x, y),
+            input_example=x,
+            pip_requirements=model_requirements(),
+            # pt2 = torch.export: a traced graph plus weights, loaded without unpickling code.
+            serialization_format="pt2",
+            registered_model_name=self.register_as,
+        )
+        self.model_id = info.model_id
+        self.model_uri = info.model_uri
+
+    def log_final(self, metrics):
+        import mlflow
+
+        # Linking the final metrics to the logged model lets `search_logged_models` rank models.
+        mlflow.log_metrics(metrics, model_id=self.model_id)
+
+    def log_files(self, paths):
+        import mlflow
+
+        for path in paths:
+            mlflow.log_artifact(str(path))
+
+    def finish(self, ok=True):
+        import mlflow
+
+        mlflow.end_run(status="FINISHED" if ok else "FAILED")
+
+
+def model_requirements() -> list[str]:
+    """Pinned requirements for the logged model (the '+cu…' local version tag is not on PyPI)."""
+    return [
+        f"torch=={torch.__version__.split('+')[0]}",
+        f"numpy=={np.__version__}",
+        f"mlflow=={importlib.metadata.version('mlflow')}",
+    ]
+
+
+def ensure_experiment(tracking_uri: str, name: str) -> str:
+    """Experiment id by name; new experiments on a sqlite store keep artifacts beside the .db."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if tracking_uri.startswith("sqlite:///"):
+        # Without this MLflow would put artifacts in ./mlruns of whatever folder you ran from.
+        db = Path(tracking_uri.removeprefix("sqlite:///")).resolve()
+        location = (db.parent / "mlartifacts").as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+class WandbTracker(Tracker):
+    """A W&B run in offline mode by default: everything lands in `<out>/wandb/offline-run-*`."""
+
+    name = "wandb"
+
+    def __init__(self, out_dir: Path, project: str = "model-tracking", mode: str = "offline"):
+        self.out_dir = Path(out_dir)
+        self.project = project
+        self.mode = mode
+
+    def start(self, run_name, params, tags):
+        import wandb
+
+        self.run = wandb.init(
+            project=self.project,
+            name=run_name,
+            dir=str(self.out_dir),
+            mode=self.mode,
+            config={**params, "provenance": tags},
+            settings=wandb.Settings(silent=True),
+        )
+        return {"mode": self.mode, "run_dir": str(Path(self.run.dir).parent)}
+
+    def log_epoch(self, epoch, metrics):
+        self.run.log(metrics, step=epoch)
+
+    def log_final(self, metrics):
+        self.run.summary.update(metrics)
+
+    def log_files(self, paths):
+        # Files copied into run.dir travel with the run when `wandb sync` uploads it later.
+        for path in paths:
+            shutil.copy2(path, Path(self.run.dir) / path.name)
+
+    def finish(self, ok=True):
+        self.run.finish(exit_code=0 if ok else 1)

@@ -1,0 +1,379 @@
+"""Train the digits classifier once and record the run with the tracker(s) you choose.
+
+    tracking-train --tracker mlflow                       # local store ./mlflow.db
+    tracking-train --tracker none tensorboard mlflow wandb --seed 1
+
+Whatever the tracker, the same things are recorded: hyperparameters, per-epoch train and
+validation loss/accuracy, provenance (git commit and dirty flag, uv.lock hash, data hash,
+package versions, seed) and files (training curve, model summary, checkpoint, run.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save_file
+from tqdm import tqdm
+
+from model_tracking.digits import (
+    SPLIT_SEED,
+    build_model,
+    evaluate,
+    load_digit_splits,
+    model_summary,
+    seed_everything,
+    train_one_epoch,
+)
+from model_tracking.plots import plot_training_curves
+from model_tracking.receipt import data_sha256, weights_sha256, write_json_atomic, write_run_json
+from model_tracking.trackers import (
+    DEFAULT_TRACKING_URI,
+    TRACKERS,
+    MlflowTracker,
+    TensorBoardTracker,
+    Tracker,
+    WandbTracker,
+    provenance,
+    scrub,
+)
+
+EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+
+
+class UsageError(Exception):
+    """Bad input: reported as one `error: ...` line and exit code 2, never a traceback."""
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 15
+    lr: float = 0.01
+    batch_size: int = 64
+    hidden: int = 64
+    seed: int = 0
+    trackers: tuple[str, ...] = ("none",)
+    out: Path = Path("outputs/train")
+    tracking_uri: str = DEFAULT_TRACKING_URI
+    experiment: str = "digits"
+    register_as: str = "digits-mlp"
+    wandb_mode: str = "offline"
+    run_name: str | None = None
+    extra_tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    out: Path
+    history: dict[str, list[float]]
+    metrics: dict[str, float]
+    weights_sha256: str
+    locations: dict[str, dict[str, str]]
+    model: torch.nn.Module
+
+
+def hyperparameters(config: TrainConfig) -> dict[str, Any]:
+    """Everything that changes the numbers; logged as params in every tool."""
+    return {
+        "lr": config.lr,
+        "batch_size": config.batch_size,
+        "epochs": config.epochs,
+        "hidden": config.hidden,
+        "seed": config.seed,
+        "split_seed": SPLIT_SEED,
+        "optimizer": "Adam",
+        "loss": "cross_entropy",
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Check the input before any training: a typo should cost a second, not a whole run.
+
+
+def validate(config: TrainConfig) -> None:
+    unknown = sorted(set(config.trackers) - set(TRACKERS))
+    if unknown:
+        raise UsageError(f"unknown tracker {unknown[0]!r}; choose from {', '.join(TRACKERS)}")
+    if config.epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {config.epochs}")
+    if not 0 < config.lr < 10:
+        raise UsageError(f"--lr must be in (0, 10), got {config.lr}")
+    if config.batch_size < 1 or config.hidden < 1:
+        raise UsageError("--batch-size and --hidden must be positive")
+    if config.wandb_mode not in ("offline", "online", "disabled"):
+        raise UsageError(
+            f"--wandb-mode must be offline, online or disabled, got {config.wandb_mode!r}"
+        )
+    if "mlflow" in config.trackers:
+        check_tracking_uri(config.tracking_uri)
+
+
+def check_tracking_uri(uri: str, timeout_s: float = 3.0) -> None:
+    """Fail fast on a store MLflow cannot use; MLflow's own HTTP retries would take minutes."""
+    if uri.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s) as reply:
+                if reply.status == 200:
+                    return
+                reason = f"HTTP {reply.status}"
+        except (urllib.error.URLError, OSError) as exc:
+            reason = str(getattr(exc, "reason", exc))
+        raise UsageError(
+            f"MLflow tracking server {uri} is unreachable ({reason}); start it with "
+            f"`tracking-server` or use --tracking-uri {DEFAULT_TRACKING_URI}"
+        )
+    if uri.startswith("sqlite:///"):
+        folder = Path(uri.removeprefix("sqlite:///")).parent
+        if not folder.is_dir():
+            raise UsageError(f"folder {folder} for the MLflow sqlite store does not exist")
+        return
+    if uri.startswith(("postgresql", "mysql", "mssql", "databricks")):
+        return
+    raise UsageError(
+        f"unsupported MLflow tracking URI {uri!r}: use {DEFAULT_TRACKING_URI} or http://host:port "
+        "(plain folders, the old file store, are not supported by this example)"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The run itself.
+
+
+def make_trackers(config: TrainConfig, folder: Path) -> list[Tracker]:
+    trackers: list[Tracker] = []
+    if "tensorboard" in config.trackers:
+        trackers.append(TensorBoardTracker(folder / "tensorboard"))
+    if "mlflow" in config.trackers:
+        trackers.append(MlflowTracker(config.tracking_uri, config.experiment, config.register_as))
+    if "wandb" in config.trackers:
+        trackers.append(WandbTracker(folder, mode=config.wandb_mode))
+    return trackers
+
+
+def relative_to(location: dict[str, str], folder: Path) -> dict[str, str]:
+    """Paths inside the run folder are stored relative to it, so the folder can be moved."""
+    out = {}
+    for key, value in location.items():
+        path = Path(value)
+        out[key] = str(path.relative_to(folder)) if path.is_relative_to(folder) else value
+    return out
+
+
+def write_run_files(
+    folder: Path,
+    config: TrainConfig,
+    model: torch.nn.Module,
+    history: dict[str, list[float]],
+    metrics: dict[str, float],
+    weights_hash: str,
+    data_hash: str,
+    locations: dict[str, dict[str, str]],
+    started: float,
+) -> list[Path]:
+    """The files every tracker receives as artifacts (and the naive tracker's whole record)."""
+    curve = plot_training_curves(
+        history, folder / "training_curve.png", title=f"lr={config.lr} seed={config.seed}"
+    )
+    summary = folder / "model_summary.txt"
+    summary.write_text(model_summary(model))
+    checkpoint = folder / "model.safetensors"
+    save_file(model.state_dict(), checkpoint)
+    history_file = folder / "history.json"
+    write_json_atomic(history_file, history)
+    receipt = write_run_json(
+        folder,
+        seed=config.seed,
+        config=scrub(
+            {
+                **hyperparameters(config),
+                "trackers": list(config.trackers),
+                "tracking_uri": config.tracking_uri if "mlflow" in config.trackers else None,
+                "tracked_in": locations,
+            }
+        ),
+        metrics=metrics,
+        weights_sha256=weights_hash,
+        data_sha256=data_hash,
+        started=started,
+        command=scrub([Path(sys.argv[0]).name, *sys.argv[1:]]),
+    )
+    return [curve, summary, checkpoint, history_file, receipt]
+
+
+def run_training(config: TrainConfig) -> RunResult:
+    """Validate, train, record with every chosen tracker, and publish `config.out` at the end."""
+    started = time.time()
+    validate(config)
+    generator = seed_everything(config.seed)
+    data = load_digit_splits()
+    data_hash = data_sha256(
+        data.x_train, data.y_train, data.x_val, data.y_val, data.x_test, data.y_test
+    )
+    params = hyperparameters(config)
+    tags = scrub({**provenance(data_hash), **config.extra_tags})
+    run_name = config.run_name or f"lr{config.lr}-seed{config.seed}"
+
+    # Work in a side folder and rename it at the end: a failed run leaves no half-written output.
+    out = Path(config.out)
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    trackers = make_trackers(config, staging)
+    locations: dict[str, dict[str, str]] = {}
+    ok = False
+    try:
+        for tracker in trackers:
+            locations[tracker.name] = relative_to(tracker.start(run_name, params, tags), staging)
+        model = build_model(config.hidden)
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        history: dict[str, list[float]] = {key: [] for key in EPOCH_METRICS}
+        for epoch in tqdm(range(1, config.epochs + 1), desc=run_name, unit="epoch", disable=None):
+            train_loss, train_acc = train_one_epoch(
+                model, optimizer, data.x_train, data.y_train, config.batch_size, generator
+            )
+            val_loss, val_acc = evaluate(model, data.x_val, data.y_val)
+            metrics = dict(
+                zip(EPOCH_METRICS, (train_loss, train_acc, val_loss, val_acc), strict=True)
+            )
+            for key, value in metrics.items():
+                history[key].append(value)
+            for tracker in trackers:
+                tracker.log_epoch(epoch, metrics)
+
+        # Select models on validation data only; the test accuracy is reported, never chosen on.
+        final = {
+            "final_val_accuracy": metrics["val_accuracy"],
+            "test_accuracy": evaluate(model, data.x_test, data.y_test)[1],
+        }
+        weights_hash = weights_sha256(model.state_dict())
+        files = write_run_files(
+            staging,
+            config,
+            model,
+            history,
+            {**metrics, **final},
+            weights_hash,
+            data_hash,
+            locations,
+            started,
+        )
+        for tracker in trackers:
+            tracker.log_model(model, data.x_test)
+            tracker.log_final(final)
+            tracker.log_files(files)
+        ok = True
+    finally:
+        for tracker in trackers:
+            tracker.finish(ok)
+        if not ok:
+            shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    staging.replace(out)
+    return RunResult(out, history, {**metrics, **final}, weights_hash, locations, model)
+
+
+# --------------------------------------------------------------------------------------------
+# Command line.
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would print the whole usage first
+        self.exit(2, f"error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = TrainConfig()
+    p = OneLineErrorParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--tracker",
+        nargs="+",
+        action="extend",
+        help=f"one or more of {', '.join(TRACKERS)} (space or comma separated; default none)",
+    )
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--hidden", type=int, default=d.hidden)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--out", type=Path, default=d.out, help="run folder (default %(default)s)")
+    p.add_argument(
+        "--tracking-uri", default=d.tracking_uri, help="MLflow store (default %(default)s)"
+    )
+    p.add_argument("--experiment", default=d.experiment, help="MLflow experiment name")
+    p.add_argument(
+        "--register-as", default=d.register_as, help="registered model name ('' to skip)"
+    )
+    p.add_argument(
+        "--wandb-mode", default=d.wandb_mode, help="offline (default), online or disabled"
+    )
+    p.add_argument("--run-name", default=None)
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    names = [n.strip() for item in (args.tracker or ["none"]) for n in item.split(",") if n.strip()]
+    return TrainConfig(
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        hidden=args.hidden,
+        seed=args.seed,
+        trackers=tuple(dict.fromkeys(names)),
+        out=args.out,
+        tracking_uri=args.tracking_uri,
+        experiment=args.experiment,
+        register_as=args.register_as,
+        wandb_mode=args.wandb_mode,
+        run_name=args.run_name,
+    )
+
+
+def report(result: RunResult, config: TrainConfig) -> str:
+    """What to look at next, one line per tracker."""
+    lines = [
+        f"test accuracy {result.metrics['test_accuracy']:.3f} | "
+        f"weights_sha256 {result.weights_sha256[:16]}... | receipt {result.out / 'run.json'}",
+        f"none: {result.out}/history.json and {result.out}/training_curve.png",
+    ]
+    where = result.locations
+    if "tensorboard" in where:
+        lines.append(
+            f"tensorboard: tensorboard --logdir {result.out / where['tensorboard']['logdir']}"
+        )
+    if "mlflow" in where:
+        uri = config.tracking_uri
+        ui = uri if uri.startswith("http") else f"mlflow ui --backend-store-uri {uri}"
+        lines.append(f"mlflow: run {where['mlflow']['run_id']} in {uri}; UI: {ui}")
+    if "wandb" in where:
+        lines.append(
+            f"wandb ({config.wandb_mode}): wandb sync {result.out / where['wandb']['run_dir']}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    config = config_from_args(args)
+    try:
+        result = run_training(config)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report(result, config))
+    print(json.dumps({"weights_sha256": result.weights_sha256, **result.metrics}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Shared fixtures: one full CLI run with every tracker, one real MLflow server per session.
+
+Fresh Python processes cost seconds (torch, mlflow imports), so the expensive things happen
+once per session and many small tests read their results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+TOPIC = Path(__file__).resolve().parents[1]
+SRC = TOPIC / "src"
+
+# Subprocesses and notebook kernels must import the package even where it is not installed.
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p)
+os.environ["WANDB_MODE"] = "offline"  # never reach the network from tests
+os.environ["WANDB_SILENT"] = "true"
+os.environ["MPLBACKEND"] = "Agg"
+
+# Known dummy credentials, random per session (so they cannot be found in source files or
+# a git diff by accident). Every test output is later searched for them.
+SECRETS = {
+    "WANDB_API_KEY": f"wandb-dummy-{uuid.uuid4().hex}",
+    "HF_TOKEN": f"hf_dummy{uuid.uuid4().hex}",
+    "MLFLOW_TRACKING_PASSWORD": f"mlflow-dummy-{uuid.uuid4().hex}",
+}
+os.environ.update(SECRETS)
+
+EPOCHS = 8
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    if not torch.cuda.is_available():
+        skip = pytest.mark.skip(reason="needs a CUDA GPU")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
+    # `mlflow server` needs 30-60 s to come up: start it now, while the other tests run.
+    if any("mlflow_server" in getattr(item, "fixturenames", ()) for item in items):
+        from model_tracking.server import start_server
+
+        config._mlflow_server_root = Path(tempfile.mkdtemp(prefix="mlflow-server-"))
+        config._mlflow_server = start_server(config._mlflow_server_root)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    server = getattr(session.config, "_mlflow_server", None)
+    if server is not None:
+        from model_tracking.server import stop_server
+
+        stop_server(server)
+        shutil.rmtree(session.config._mlflow_server_root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(request):
+    """The session's real `mlflow server` on 127.0.0.1, healthy."""
+    from model_tracking.server import wait_until_healthy
+
+    server = getattr(request.config, "_mlflow_server", None)
+    if server is None:
+        pytest.fail("mlflow server was not started at collection")
+    wait_until_healthy(server, timeout_s=240)
+    return server
+
+
+@pytest.fixture(scope="session")
+def secrets() -> dict[str, str]:
+    return dict(SECRETS)
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("tracking")
+
+
+@pytest.fixture(scope="session")
+def tracking_uri(session_dir) -> str:
+    return f"sqlite:///{session_dir / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="session")
+def cli_run(session_dir, tracking_uri) -> dict:
+    """The CLI as a learner runs it, in a fresh process, with every tracker at once."""
+    out = session_dir / "run_a"
+    command = [
+        sys.executable, "-m", "model_tracking.train",
+        "--tracker", "none", "tensorboard", "mlflow", "wandb",
+        "--epochs", str(EPOCHS), "--seed", "0",
+        "--out", str(out), "--tracking-uri", tracking_uri,
+    ]  # fmt: skip
+    started = time.perf_counter()
+    proc = subprocess.run(command, cwd=session_dir, capture_output=True, text=True, timeout=600)
+    seconds = time.perf_counter() - started
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    receipt = json.loads((out / "run.json").read_text())
+    history = json.loads((out / "history.json").read_text())
+    return {
+        "out": out,
+        "receipt": receipt,
+        "history": history,
+        "seconds": seconds,
+        "stdout": proc.stdout,
+    }
+
+
+@pytest.fixture(scope="session")
+def same_seed_run(session_dir, tracking_uri):
+    """The same command again (in this process, to save start-up time): must match bit for bit."""
+    from model_tracking.train import TrainConfig, run_training
+
+    return run_training(
+        TrainConfig(
+            epochs=EPOCHS,
+            seed=0,
+            trackers=("none", "tensorboard", "mlflow", "wandb"),
+            out=session_dir / "run_b",
+            tracking_uri=tracking_uri,
+        )
+    )

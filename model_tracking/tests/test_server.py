@@ -1,0 +1,71 @@
+"""A real `mlflow server` on 127.0.0.1: log over HTTP, read back, load the model, stop cleanly.
+
+The server is started once per session by conftest.py (at collection, so its 30-60 s start-up
+overlaps the other tests) and these tests run last.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import torch
+from model_tracking.digits import load_digit_splits
+from model_tracking.server import group_alive, is_healthy, stop_server
+from model_tracking.train import TrainConfig, run_training
+
+
+def test_run_logged_over_http_reads_back_and_model_predicts_identically(mlflow_server, tmp_path):
+    import mlflow
+
+    result = run_training(
+        TrainConfig(
+            epochs=4,
+            seed=3,
+            trackers=("mlflow",),
+            out=tmp_path / "run",
+            tracking_uri=mlflow_server.uri,
+        )
+    )
+    run_id = result.locations["mlflow"]["run_id"]
+
+    mlflow.set_tracking_uri(mlflow_server.uri)
+    runs = mlflow.search_runs(experiment_names=["digits"], filter_string="params.seed = '3'")
+    assert run_id in set(runs["run_id"])
+    row = runs.set_index("run_id").loc[run_id]
+    assert (
+        row["params.lr"] == "0.01"
+        and row["metrics.val_accuracy"] == result.history["val_accuracy"][-1]
+    )
+    receipt = json.loads((result.out / "run.json").read_text())
+    assert row["tags.data_sha256"] == receipt["data_sha256"]
+    assert row["tags.lock_sha256"] == receipt["lock_sha256"]
+
+    # The artifacts went through the server into its own artifact folder, not ours.
+    stored = {p.name for p in (mlflow_server.root / "mlartifacts").rglob("*") if p.is_file()}
+    assert {"run.json", "model.safetensors", "training_curve.png"} <= stored
+
+    [logged] = [
+        m
+        for m in mlflow.search_logged_models(
+            experiment_ids=[runs["experiment_id"][0]], output_format="list"
+        )
+        if m.source_run_id == run_id
+    ]
+    loaded = mlflow.pytorch.load_model(logged.model_uri)
+    x = load_digit_splits().x_test
+    with torch.no_grad():
+        assert torch.equal(result.model.eval()(x), loaded(x))
+
+
+def test_server_stops_leaving_no_process(mlflow_server):
+    pgid = mlflow_server.process.pid
+    assert group_alive(pgid)
+    stop_server(mlflow_server)
+    assert not group_alive(pgid)
+    assert mlflow_server.process.returncode is not None
+    assert not is_healthy(mlflow_server.uri, timeout_s=1)
+    with socket.socket() as s:  # nobody listens on the port any more
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # old client connections linger
+        s.bind(("127.0.0.1", mlflow_server.port))
+        s.listen()

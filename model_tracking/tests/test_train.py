@@ -1,0 +1,131 @@
+"""The training script: it learns, writes a complete receipt, is deterministic, rejects bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+import pytest
+import torch
+from model_tracking.receipt import TOPIC_ROOT, weights_sha256
+from model_tracking.server import free_port
+from model_tracking.train import TrainConfig, main, run_training
+from safetensors.torch import load_file
+
+from model_tracking import train
+
+ARTIFACTS = {
+    "training_curve.png",
+    "model_summary.txt",
+    "model.safetensors",
+    "history.json",
+    "run.json",
+}
+
+
+def test_model_learns(cli_run):
+    assert cli_run["receipt"]["metrics"]["test_accuracy"] >= 0.93
+    assert cli_run["history"]["train_loss"][-1] < cli_run["history"]["train_loss"][0] / 5
+
+
+def test_receipt_names_every_input(cli_run):
+    receipt, out = cli_run["receipt"], cli_run["out"]
+    assert {p.name for p in out.iterdir()} >= ARTIFACTS
+    assert receipt["seed"] == 0 and receipt["config"]["lr"] == 0.01
+    assert receipt["weights_sha256"] == weights_sha256(load_file(out / "model.safetensors"))
+    lock = hashlib.sha256((TOPIC_ROOT / "uv.lock").read_bytes()).hexdigest()
+    assert receipt["lock_sha256"] == lock
+    assert len(receipt["data_sha256"]) == 64
+    assert receipt["git"] is None or len(receipt["git"]["commit"]) == 40
+    assert receipt["env"]["torch"] == torch.__version__
+    assert set(receipt["config"]["tracked_in"]) == {"tensorboard", "mlflow", "wandb"}
+
+
+def test_same_seed_same_weights_and_metrics(cli_run, same_seed_run):
+    assert same_seed_run.weights_sha256 == cli_run["receipt"]["weights_sha256"]
+    assert same_seed_run.history == cli_run["history"]
+
+
+def test_different_seed_differs(cli_run, tmp_path):
+    other = run_training(TrainConfig(epochs=2, seed=1, out=tmp_path / "seed1"))
+    again = run_training(TrainConfig(epochs=2, seed=1, out=tmp_path / "seed1-again"))
+    assert other.weights_sha256 != cli_run["receipt"]["weights_sha256"]
+    assert other.weights_sha256 == again.weights_sha256
+
+
+def exit_code_of(argv: list[str]) -> int:
+    """main() returns the code; argparse raises SystemExit for type errors."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--tracker", "neptune"], "unknown tracker 'neptune'"),
+        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--lr", "-1"], "--lr must be in"),
+        (["--epochs", "ten"], "invalid int value"),
+        (["--tracker", "mlflow", "--tracking-uri", "./mlruns"], "unsupported MLflow tracking URI"),
+        (["--tracker", "mlflow", "--tracking-uri", "sqlite:///no/such/dir/m.db"], "does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, fragment, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = exit_code_of([*argv, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1 and fragment in err
+    assert not out.exists()
+
+
+def test_unreachable_server_fails_fast_before_training(tmp_path, capsys, monkeypatch):
+    trained = []
+    monkeypatch.setattr(train, "train_one_epoch", lambda *a, **k: trained.append(1) or (0.0, 0.0))
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    started = time.perf_counter()
+    code = main(["--tracker", "mlflow", "--tracking-uri", uri, "--out", str(tmp_path / "out")])
+    elapsed = time.perf_counter() - started
+    err = capsys.readouterr().err
+    assert code == 2 and elapsed < 5
+    assert err.count("\n") == 1 and "unreachable" in err and uri in err
+    assert not trained and not (tmp_path / "out").exists()
+
+
+def test_failed_run_leaves_no_output(tmp_path, monkeypatch):
+    calls = []
+
+    def crash_in_epoch_2(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("simulated crash")
+        return 1.0, 0.5
+
+    monkeypatch.setattr(train, "train_one_epoch", crash_in_epoch_2)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_training(TrainConfig(epochs=3, trackers=("tensorboard",), out=tmp_path / "out"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_prints_where_to_look(cli_run):
+    stdout = cli_run["stdout"]
+    assert "mlflow ui --backend-store-uri sqlite:///" in stdout
+    assert "tensorboard --logdir" in stdout and "wandb sync" in stdout
+    assert (
+        json.loads(stdout.strip().splitlines()[-1])["weights_sha256"]
+        == cli_run["receipt"]["weights_sha256"]
+    )
+
+
+def test_headline_demo_time(cli_run):
+    import os
+
+    load = os.getloadavg()[0]
+    if load > (os.cpu_count() or 1):
+        pytest.skip(
+            f"machine busy (load {load:.1f}): wall time says nothing; took {cli_run['seconds']:.0f} s"
+        )
+    assert cli_run["seconds"] < 60
