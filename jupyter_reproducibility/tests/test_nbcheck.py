@@ -146,6 +146,14 @@ def test_other_unusable_inputs_give_exit_2(tmp_path: Path, capsys, content: str 
     assert len(captured.err.strip().splitlines()) == 1 and captured.err.startswith("error: ")
 
 
+def test_unknown_kernel_gives_exit_2(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(notebook(("x = 1", 1, None)), path)
+    assert main([str(path), "--kernel", "no-such-kernel"]) == UNUSABLE
+    err = capsys.readouterr().err
+    assert err == "error: no Jupyter kernel named 'no-such-kernel' (try --kernel python3)\n"
+
+
 # --- dynamic checks: fresh kernels ----------------------------------------------------------
 
 

@@ -449,6 +449,10 @@ def execute_fresh(
         ) from None
     except DeadKernelError as exc:
         raise NotebookUnusable(f"the kernel died during the fresh run: {exc}") from None
+    except Exception as exc:  # e.g. the kernel's interpreter is missing or cannot start
+        raise NotebookUnusable(
+            f"could not run kernel {kernel_name!r}: {type(exc).__name__}: {exc}"
+        ) from None
     return fresh, time.perf_counter() - started
 
 
@@ -512,6 +516,8 @@ def check_notebook(
     check_execution_counts(nb, report)
     check_names(nb, report)
     if execute:
+        if cwd is not None and not Path(cwd).is_dir():
+            raise NotebookUnusable(f"--cwd {cwd} is not a folder")
         kernel = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
         fresh, seconds = execute_fresh(nb, cwd or Path(path).resolve().parent, kernel, timeout)
         check_fresh_run(nb, fresh, seconds, kernel, report)
