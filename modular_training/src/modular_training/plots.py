@@ -21,6 +21,7 @@ def save_figure(fig: plt.Figure, path: Path, dpi: int = 100) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=dpi)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a figure is for sharing
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)

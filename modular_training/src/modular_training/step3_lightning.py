@@ -56,9 +56,11 @@ class DigitsDataModule(L.LightningDataModule):
         test_fraction: float = 0.15,
         data_dir: str = "data",
         resumable: bool = True,
+        epoch_workaround: bool = True,
         seed: int = 0,
     ) -> None:
-        """`resumable=False` is the naive setup (plain shuffled DataLoader), kept to show it fails.
+        """`resumable=False` is the naive setup (plain shuffled DataLoader), kept to show it fails;
+        `epoch_workaround=False` drops only the Lightning #21938 workaround, to show it is needed.
         `seed` is linked to `seed_everything` by the CLI: one seed for the whole run."""
         super().__init__()
         if dataset not in DATASETS:
@@ -88,7 +90,8 @@ class DigitsDataModule(L.LightningDataModule):
             # Naive: the shuffle order comes from the global RNG, which no checkpoint stores.
             return DataLoader(dataset, h.batch_size, shuffle=True, num_workers=h.num_workers)
         sampler = EpochSeededSampler(len(dataset), seed=h.seed)
-        sampler.set_epoch(resumed_epoch(self.trainer))  # Lightning #21938 workaround
+        if h.epoch_workaround:  # Lightning #21938: the sampler must know the epoch already
+            sampler.set_epoch(resumed_epoch(self.trainer))
         # StatefulDataLoader remembers how many batches of this epoch were served, so a
         # mid-epoch checkpoint resumes at the next batch instead of the epoch's start.
         return StatefulDataLoader(dataset, h.batch_size, sampler=sampler, num_workers=h.num_workers)
