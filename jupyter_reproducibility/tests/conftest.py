@@ -33,6 +33,19 @@ def run_module(*args: str, cwd: Path = TOPIC, timeout: int = 300) -> subprocess.
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def python3_kernel_is_this_interpreter(tmp_path_factory) -> None:
+    """Make kernel "python3" start *this* interpreter, even where a cluster or a user installed
+    another "python3" kernelspec (JUPYTER_PATH is searched before every other kernel folder)."""
+    from ipykernel.kernelspec import write_kernel_spec
+
+    jupyter_path = tmp_path_factory.mktemp("jupyter")
+    write_kernel_spec(jupyter_path / "kernels" / "python3")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        filter(None, [str(jupyter_path), os.environ.get("JUPYTER_PATH")])
+    )
+
+
 @pytest.fixture(scope="session")
 def fixture_check() -> subprocess.CompletedProcess:
     """`nbcheck` on the stored out-of-order notebook (one fresh kernel), shared by several tests."""
