@@ -6,6 +6,7 @@ offline switch and the thread count apply to this process AND to every subproces
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sys
@@ -21,6 +22,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 os.environ["HF_HUB_OFFLINE"] = "1"  # no test may reach the network
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="model_sharing_hf_home_")  # never ~/.cache
+atexit.register(shutil.rmtree, os.environ["HF_HOME"], ignore_errors=True)
 os.environ.pop("HF_TOKEN", None)
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # tiny models; 2 shared cores
 os.environ.setdefault("TQDM_DISABLE", "1")

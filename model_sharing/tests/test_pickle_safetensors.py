@@ -24,6 +24,7 @@ from model_sharing.safetensors_tools import (
     read_one_tensor,
     verify_folder,
 )
+from model_sharing.safetensors_tools import main as inspect_main
 from safetensors.torch import load_file, save_file
 
 
@@ -115,16 +116,11 @@ def test_cli_reports_a_truncated_file_in_one_line(folder_copy):
     assert len(lines) == 1 and lines[0].startswith("error: ") and "truncated" in lines[0]
 
 
-def test_cli_inspects_and_verifies(digits_folder):
+def test_cli_inspects_and_verifies(digits_folder, capsys):
     run = json.loads((digits_folder / "run.json").read_text())
-    proc = run_python(
-        "-m",
-        "model_sharing.safetensors_tools",
-        str(digits_folder / "model.safetensors"),
-        "--tensor",
-        "net.2.bias",
-        "--expect-sha256",
-        run["weights_sha256"],
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "net.0.weight" in proc.stdout and "weights_sha256 matches" in proc.stdout
+    args = [str(digits_folder / "model.safetensors"), "--tensor", "net.2.bias"]
+    assert inspect_main([*args, "--expect-sha256", run["weights_sha256"]]) == 0
+    out = capsys.readouterr().out
+    assert "net.0.weight" in out and "weights_sha256 matches" in out
+    assert inspect_main([*args, "--expect-sha256", "0" * 64]) == 2
+    assert "was modified" in capsys.readouterr().err

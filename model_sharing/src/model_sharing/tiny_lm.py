@@ -87,7 +87,9 @@ def make_model(vocab_size: int, eos_id: int, n_layer: int = 2) -> GPT2LMHeadMode
         embd_pdrop=0.0,
         attn_pdrop=0.0,
     )
-    return GPT2LMHeadModel(config)
+    model = GPT2LMHeadModel(config)
+    model.loss_type = "ForCausalLM"  # the default anyway; naming it silences a transformers warning
+    return model
 
 
 def train_lm(
