@@ -130,3 +130,11 @@ def test_resolved_config_and_receipt_are_consistent(tmp_path):
     assert receipt["config"] == yaml.safe_load((tmp_path / "config.yaml").read_text())
     assert receipt["weights_sha256"] == s["weights_sha256"]
     assert torch.load(s["last_checkpoint"], weights_only=True)["epoch"] == 1
+
+
+def test_rerun_in_the_same_folder_replaces_the_previous_checkpoints(tmp_path):
+    for epochs in (3, 2):
+        s = run([f"--out={tmp_path}", f"--trainer.max_epochs={epochs}", *FAST[1:]], verbose=False)
+    names = sorted(p.name for p in (tmp_path / "checkpoints").glob("*.ckpt"))
+    assert len(names) == 2 and "last.ckpt" in names, names  # no last-v1.ckpt, no stale best
+    assert torch.load(s["last_checkpoint"], weights_only=True)["epoch"] == 1

@@ -284,6 +284,8 @@ def run(
         trainer.logger = logger
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    if not config.ckpt_path:
+        remove_stale_checkpoints(out / "checkpoints", verbose)
     config_text = cli.parser.dump(config, skip_none=False)
     write_text_atomic(out / "config.yaml", config_text)  # the fully resolved config
 
@@ -316,7 +318,7 @@ def run(
         "run_json": receipt,
         "weights_sha256": weights_sha256(state),
         "best_checkpoint": trainer.checkpoint_callback.best_model_path,
-        "last_checkpoint": str(out / "checkpoints" / "last.ckpt"),
+        "last_checkpoint": trainer.checkpoint_callback.last_model_path,
         "history": history.rows,
         "seconds": time.time() - started,
         **metrics,
@@ -324,6 +326,16 @@ def run(
     if verbose:
         print_summary(summary)
     return summary
+
+
+def remove_stale_checkpoints(folder: Path, verbose: bool) -> None:
+    """A fresh run replaces the previous run in the same --out folder. Without this, Lightning
+    would write last-v1.ckpt beside the old last.ckpt, and "last" would no longer mean this run."""
+    stale = sorted(folder.glob("*.ckpt"))
+    for path in stale:
+        path.unlink()
+    if stale and verbose:
+        print(f"note: removed {len(stale)} checkpoint(s) of an earlier run in {folder}")
 
 
 def write_text_atomic(path: Path, text: str) -> None:
