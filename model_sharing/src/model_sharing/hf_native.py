@@ -2,7 +2,8 @@
 
 `AutoConfig.from_pretrained(folder)` reads `model_type` from config.json and looks it up in a
 registry; `AutoModelForImageClassification` maps the config class to the model class. Built-in
-architectures are registered by transformers itself; ours we register with two lines. The
+architectures are registered by transformers itself; ours we register with two lines, and we
+also ship the class file (`modeling_digits.py`) in the folder for `trust_remote_code`. The
 weights are the SAME tensors the PyTorchModelHubMixin classifier holds (same names), so both
 packagings give the same `weights_sha256`.
 
@@ -15,52 +16,11 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
 from torch import nn
-from transformers import (
-    AutoConfig,
-    AutoModelForImageClassification,
-    PretrainedConfig,
-    PreTrainedModel,
-)
-from transformers.modeling_outputs import ImageClassifierOutput
+from transformers import AutoConfig, AutoModelForImageClassification
 
 from model_sharing.errors import ShareError, run_cli
-
-
-class DigitsConfig(PretrainedConfig):
-    """Every hyperparameter the structure needs; saved as config.json with `model_type`."""
-
-    model_type = "digits-mlp"
-
-    def __init__(self, n_features: int = 64, hidden: int = 64, n_classes: int = 10, **kwargs):
-        self.n_features = n_features
-        self.hidden = hidden
-        self.n_classes = n_classes
-        super().__init__(**kwargs)
-
-
-class DigitsForImageClassification(PreTrainedModel):
-    """The same layers as `DigitsMLP`, with transformers' save/load, outputs and loss."""
-
-    config_class = DigitsConfig
-    main_input_name = "pixel_values"
-
-    def __init__(self, config: DigitsConfig):
-        super().__init__(config)
-        self.net = nn.Sequential(
-            nn.Linear(config.n_features, config.hidden),
-            nn.ReLU(),
-            nn.Linear(config.hidden, config.n_classes),
-        )
-        self.post_init()
-
-    def forward(
-        self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, **kwargs
-    ) -> ImageClassifierOutput:
-        logits = self.net(pixel_values)
-        loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
-        return ImageClassifierOutput(loss=loss, logits=logits)
+from model_sharing.modeling_digits import DigitsConfig, DigitsForImageClassification
 
 
 def register_auto_classes() -> None:
@@ -73,6 +33,10 @@ def register_auto_classes() -> None:
 
 
 register_auto_classes()
+# Also copy modeling_digits.py into every saved folder and name it in config.json ("auto_map"),
+# so the folder alone is enough for someone who passes trust_remote_code=True.
+DigitsConfig.register_for_auto_class()
+DigitsForImageClassification.register_for_auto_class("AutoModelForImageClassification")
 
 
 def from_mixin_model(mlp: nn.Module) -> DigitsForImageClassification:
