@@ -169,7 +169,7 @@ def wrap_model(model: nn.Module, cfg: TrainConfig, d: Dist, local_batch: int):
     if cfg.strategy == "fsdp":
         return model, optimizer, None
     if cfg.strategy == "deepspeed":
-        return (*wrap_deepspeed(model, optimizer, cfg, d, local_batch),)
+        return wrap_deepspeed(model, optimizer, cfg, d, local_batch)
     raise UsageError(f"unknown strategy {cfg.strategy!r}")
 
 
@@ -177,6 +177,8 @@ def wrap_deepspeed(model: nn.Module, optimizer, cfg: TrainConfig, d: Dist, local
     """DeepSpeed ZeRO from a JSON config; batch sizes come from the command line, not the file."""
     import logging
 
+    if d.device.type == "cpu":  # else DeepSpeed picks CUDA where present and moves the model there
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
     import deepspeed
 
     deepspeed.utils.logger.setLevel(logging.WARNING)
@@ -382,7 +384,12 @@ def train_one(
         receipt.write_run_json(
             out_dir,
             seed=cfg.seed,
-            config={**asdict(cfg), "world_size": d.world, "local_batch": local_batch},
+            config={
+                **asdict(cfg),
+                "world_size": d.world,
+                "local_batch": local_batch,
+                "torch_threads": torch.get_num_threads(),  # can change the last bits on CPU
+            },
             metrics=metrics,
             weights_sha256=result["weights_sha256"],
             data_sha256=receipt.data_sha256(*dataset_tensors(train_set))
