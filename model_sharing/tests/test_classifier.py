@@ -62,3 +62,10 @@ def test_repo_id_loads_through_the_same_path(digits_folder, split, tmp_path):
 def test_unknown_repo_offline_is_one_clear_error(tmp_path):
     with pytest.raises(ShareError, match="cannot load a DigitsMLP from nobody/nothing"):
         load_classifier("nobody/nothing", cache_dir=tmp_path)
+
+
+def test_truncated_weights_fail_to_load_with_one_clear_error(folder_copy):
+    path = folder_copy / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ShareError, match="cannot load a DigitsMLP .*incomplete metadata"):
+        load_classifier(folder_copy)

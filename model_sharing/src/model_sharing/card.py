@@ -67,8 +67,9 @@ def build_card(
     how_to_load: str,
 ) -> ModelCard:
     """Assemble YAML metadata (with model-index) and the prose sections into one card."""
+    eval_result = dict(eval_result)  # do not change the caller's dict
     metric_type = eval_result["metric_type"]
-    value = run["metrics"][eval_result.pop("metric_key")]
+    value = run["metrics"][eval_result.pop("metric_key")]  # the measured number, not a copy
     data = ModelCardData(
         model_name=model_name,
         eval_results=[EvalResult(metric_value=value, **eval_result)],

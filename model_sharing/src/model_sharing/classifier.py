@@ -17,9 +17,11 @@ from pathlib import Path
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin
+from safetensors import SafetensorError
 from torch import nn
 from tqdm import tqdm
 
+from model_sharing.card import write_classifier_card
 from model_sharing.data import DigitsSplit, load_digits_split, seed_everything, use_one_cpu_thread
 from model_sharing.errors import ShareError, run_cli
 from model_sharing.receipt import data_sha256, weights_sha256, write_run_json
@@ -78,14 +80,12 @@ def load_classifier(name_or_path: str | Path, *, cache_dir: str | Path | None = 
     """
     try:
         return DigitsMLP.from_pretrained(str(name_or_path), cache_dir=cache_dir).eval()
-    except (OSError, ValueError) as exc:  # missing files, offline miss, corrupted safetensors
+    except (OSError, ValueError, SafetensorError) as exc:  # missing, offline miss, corrupted
         raise ShareError(f"cannot load a DigitsMLP from {name_or_path!s}: {exc}") from exc
 
 
 def share_classifier(out: Path, *, seed: int = 0, hidden: int = 64, epochs: int = 60) -> Path:
     """Train, save the Hub folder, write run.json inside it, then the card from run.json."""
-    from model_sharing.card import write_classifier_card  # card imports this module
-
     started = time.time()
     use_one_cpu_thread()
     split = load_digits_split(seed)

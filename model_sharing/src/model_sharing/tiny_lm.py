@@ -26,6 +26,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from tqdm import tqdm
 from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
+from model_sharing.card import write_lm_card
 from model_sharing.data import seed_everything, use_one_cpu_thread
 from model_sharing.errors import ShareError, run_cli
 from model_sharing.receipt import data_sha256, weights_sha256, write_json_atomic, write_run_json
@@ -133,8 +134,6 @@ def share_lm(
     out: Path, *, seed: int = 0, steps: int = 120, n_sentences: int = 2000
 ) -> dict[str, object]:
     """Train and write the complete folder. Returns the greedy sample that was saved."""
-    from model_sharing.card import write_lm_card  # card imports model modules
-
     started = time.time()
     use_one_cpu_thread()
     seed_everything(seed)
