@@ -69,3 +69,18 @@ def test_fresh_process_without_our_package_reproduces_the_sample(lm_folder, tmp_
     assert got["model_class"] == "GPT2LMHeadModel"
     assert got["output_ids"] == saved["output_ids"]
     assert got["text"] == saved["text"]
+
+
+def test_same_seed_retrains_to_the_same_folder(lm_folder, tmp_path):
+    from conftest import SEED
+    from model_sharing.tiny_lm import share_lm
+
+    sample = share_lm(tmp_path / "again", seed=SEED)
+    first = json.loads((lm_folder / "run.json").read_text())
+    again = json.loads((tmp_path / "again" / "run.json").read_text())
+    assert again["weights_sha256"] == first["weights_sha256"]
+    assert again["data_sha256"] == first["data_sha256"]
+    assert (tmp_path / "again" / "tokenizer.json").read_bytes() == (
+        lm_folder / "tokenizer.json"
+    ).read_bytes()
+    assert sample == json.loads((lm_folder / "sample.json").read_text())
