@@ -20,6 +20,7 @@ def save_figure(fig, path: Path) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=100, bbox_inches="tight")
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; a figure is for sharing
         os.replace(tmp, path)
     finally:
         plt.close(fig)

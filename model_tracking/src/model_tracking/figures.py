@@ -1,0 +1,126 @@
+"""Regenerate the slide figures from real runs: `tracking-figures` (about a minute).
+
+Every figure in slides.md comes from here, so the slides can never show a result the code
+does not produce.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from model_tracking import compare
+from model_tracking.plots import plt, save_figure
+from model_tracking.readback import read_mlflow_run, read_tensorboard, read_wandb_offline
+from model_tracking.receipt import TOPIC_ROOT
+from model_tracking.train import EPOCH_METRICS, RunResult, TrainConfig, run_training
+
+ARTIFACTS = {"training_curve.png", "model_summary.txt", "model.safetensors", "run.json"}
+PROVENANCE = ("git_commit", "lock_sha256", "data_sha256")
+
+
+def readback_matrix(run: RunResult, tracking_uri: str) -> dict[str, dict[str, str]]:
+    """For each tool: what its own reader gives back, compared with what the loop computed."""
+    history, params = run.history, {k: str(v) for k, v in _params(run).items()}
+    mlf = read_mlflow_run(tracking_uri, run.locations["mlflow"]["run_id"])
+    tb = read_tensorboard(run.out / run.locations["tensorboard"]["logdir"])
+    wb = read_wandb_offline(run.out / "wandb")
+    wb_config = {k: str(v) for k, v in wb["config"].items() if k != "provenance"}
+
+    def mark(ok: bool, text: str = "yes") -> str:
+        return text if ok else "MISSING"
+
+    def exact(series: dict) -> bool:
+        return all(series.get(k) == history[k] for k in EPOCH_METRICS)
+
+    def as_float32(series: dict) -> bool:
+        return all(np.array_equal(series.get(k), np.float32(history[k])) for k in EPOCH_METRICS)
+
+    return {
+        "hyperparameters": {
+            "TensorBoard": mark(
+                {k: str(v) for k, v in tb["hparams"].items()}.keys() == params.keys(), "hparams"
+            ),
+            "MLflow": mark(mlf["params"] == params, "params"),
+            "W&B offline": mark(wb_config == params, "config"),
+        },
+        "per-epoch metrics": {
+            "TensorBoard": mark(as_float32(tb["scalars"]), "float32"),
+            "MLflow": mark(exact(mlf["metrics"]), "exact"),
+            "W&B offline": mark(exact(wb["history"]), "exact"),
+        },
+        "git / lock / data hash": {
+            "TensorBoard": mark(
+                all(k in tb["texts"]["provenance/text_summary"] for k in PROVENANCE), "text"
+            ),
+            "MLflow": mark(all(k in mlf["tags"] for k in PROVENANCE), "tags"),
+            "W&B offline": mark(all(k in wb["config"]["provenance"] for k in PROVENANCE), "config"),
+        },
+        "files (curve, checkpoint, run.json)": {
+            "TensorBoard": mark(
+                ARTIFACTS <= {p.name for p in (run.out / "tensorboard").iterdir()}, "beside"
+            ),
+            "MLflow": mark(ARTIFACTS <= set(mlf["artifacts"]), "artifacts"),
+            "W&B offline": mark(ARTIFACTS <= set(wb["files"]), "run files"),
+        },
+        "model, loadable": {
+            "TensorBoard": mark(tb["has_graph"], "graph only"),
+            "MLflow": "pt2 + signature",
+            "W&B offline": "checkpoint file",
+        },
+    }
+
+
+def _params(run: RunResult) -> dict:
+    import json
+
+    receipt = json.loads((run.out / "run.json").read_text())
+    keys = ("lr", "batch_size", "epochs", "hidden", "seed", "split_seed", "optimizer", "loss")
+    return {k: receipt["config"][k] for k in keys}
+
+
+def plot_readback_matrix(matrix: dict[str, dict[str, str]], path: Path) -> Path:
+    rows = list(matrix)
+    cols = list(next(iter(matrix.values())))
+    fig, ax = plt.subplots(figsize=(8.5, 2.8), layout="constrained")
+    ax.axis("off")
+    cells = [[matrix[r][c] for c in cols] for r in rows]
+    colours = [["#f8d0d0" if v == "MISSING" else "#d8f0d8" for v in row] for row in cells]
+    table = ax.table(
+        cellText=cells, rowLabels=rows, colLabels=cols, cellColours=colours, loc="center"
+    )
+    table.scale(1, 1.6)
+    ax.set_title("Read back with each tool's own reader, compared with the training loop's values")
+    return save_figure(fig, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=TOPIC_ROOT / "figures")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
+        run = run_training(
+            TrainConfig(
+                epochs=15,
+                trackers=("none", "tensorboard", "mlflow", "wandb"),
+                out=Path(tmp) / "run",
+                tracking_uri=uri,
+            )
+        )
+        shutil.copy2(run.out / "training_curve.png", args.out / "training_curve.png")
+        plot_readback_matrix(readback_matrix(run, uri), args.out / "readback_matrix.png")
+        compare.main(["--tracking-uri", uri, "--out", str(Path(tmp) / "compare"), "--epochs", "10"])
+        shutil.copy2(Path(tmp) / "compare" / "comparison.png", args.out / "comparison.png")
+    print(f"figures written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
