@@ -102,3 +102,19 @@ def test_cli_without_token_in_a_real_process(digits_folder):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: HF_TOKEN is not set")
     assert proc.stdout == ""
+
+
+def test_network_failure_is_one_line_without_the_token(digits_folder, capsys, monkeypatch):
+    class Unreachable(RecordingApi):
+        def create_repo(self, repo_id, **kw):
+            raise ConnectionError("Failed to resolve 'huggingface.co'\nlong traceback text")
+
+    monkeypatch.setattr(push_mod, "HfApi", Unreachable)
+    monkeypatch.setenv("HF_TOKEN", "hf_fake_secret")
+    monkeypatch.setattr(push_mod.huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    assert push_mod.main([str(digits_folder), "--repo-id", "me/digits-mlp"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "error: upload to me/digits-mlp failed: ConnectionError: Failed to resolve 'huggingface.co'"
+    ]
+    assert not any(call == "upload_folder" for call, _ in RecordingApi.calls)
