@@ -29,12 +29,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def equivalence_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
-    """One reference run + ONE 2-process torchrun launch of every strategy, shared by the tests."""
-    from scaling_multi_gpu.equivalence import run_equivalence
+    """The headline demo: one reference run + ONE 2-process torchrun launch of every strategy."""
+    import json
+
+    from scaling_multi_gpu import demo
 
     out = tmp_path_factory.mktemp("equivalence")
-    rows = run_equivalence(out, nproc=2, steps=30, figure=out / "equivalence.png")
-    return out, rows
+    assert demo.main(["--out", str(out), "--steps", "30"]) == 0
+    return out, json.loads((out / "equivalence.json").read_text())
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -14,7 +15,10 @@ def lightning_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("lightning")
     cmd = [sys.executable, "-m", "scaling_multi_gpu.lightning_train", "--strategy", "ddp", "--devices", "2",
            "--accelerator", "cpu", "--steps", "30", "--seed", "0", "--out", str(out)]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    # Inside a Slurm job Lightning would expect srun to start its processes: this test is about
+    # Lightning starting them itself, so hide the outer job's variables.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return json.loads((out / "run.json").read_text())
 
@@ -30,3 +34,14 @@ def test_lightning_ddp_equals_hand_written_ddp_bitwise(lightning_run, equivalenc
     ddp = json.loads((out / "ddp" / "run.json").read_text())
     assert lightning_run["weights_sha256"] == ddp["weights_sha256"]
     assert lightning_run["data_sha256"] == ddp["data_sha256"]
+
+
+def test_lightning_fsdp_refuses_a_cpu(monkeypatch):
+    from scaling_multi_gpu.lightning_train import probe_strategies
+
+    for key in [k for k in os.environ if k.startswith("SLURM_")]:
+        monkeypatch.delenv(key)
+
+    verdicts = probe_strategies(["ddp", "fsdp"], devices=2, accelerator="cpu")
+    assert verdicts["ddp"] == "accepted"
+    assert verdicts["fsdp"].startswith("refused") and "GPU" in verdicts["fsdp"], verdicts
