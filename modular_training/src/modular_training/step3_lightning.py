@@ -272,6 +272,7 @@ def run(
     extra_callbacks: list[L.Callback] | None = None,
     logger: Any = None,
     verbose: bool = True,
+    command_name: str = "mt-train",
 ) -> dict[str, Any]:
     """Fit, test the best-on-validation checkpoint, write outputs; return the run summary."""
     started = time.time()
@@ -311,7 +312,7 @@ def run(
         data_sha256=data_sha256(*data.splits.tensors()),
         started=started,
         device=str(trainer.strategy.root_device),
-        command=["mt-train", *(sys.argv[1:] if args is None else args)],
+        command=[command_name, *(sys.argv[1:] if args is None else args)],
     )
     summary = {
         "out": out,

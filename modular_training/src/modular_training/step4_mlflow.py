@@ -50,7 +50,7 @@ def run_tracked(
         artifact_location=artifact_root_for(tracking_uri),
         log_model=False,  # we log exactly the files we want below
     )
-    summary = run(lightning_args, logger=logger, verbose=verbose)
+    summary = run(lightning_args, logger=logger, verbose=verbose, command_name="mt-mlflow")
     client, run_id, out = logger.experiment, logger.run_id, summary["out"]
     for name in ("config.yaml", "run.json", "training_curve.png", "model.safetensors"):
         client.log_artifact(run_id, str(out / name))
