@@ -15,7 +15,9 @@ from model_tracking.server import group_alive, is_healthy, stop_server
 from model_tracking.train import TrainConfig, run_training
 
 
-def test_run_logged_over_http_reads_back_and_model_predicts_identically(mlflow_server, tmp_path):
+def test_run_logged_over_http_reads_back_and_model_predicts_identically(
+    mlflow_server, tmp_path, secrets
+):
     import mlflow
 
     result = run_training(
@@ -44,6 +46,10 @@ def test_run_logged_over_http_reads_back_and_model_predicts_identically(mlflow_s
     # The artifacts went through the server into its own artifact folder, not ours.
     stored = {p.name for p in (mlflow_server.root / "mlartifacts").rglob("*") if p.is_file()}
     assert {"run.json", "model.safetensors", "training_curve.png"} <= stored
+
+    # The dummy credentials in the environment reached none of the server's files either.
+    for path in (p for p in mlflow_server.root.rglob("*") if p.is_file()):
+        assert not any(secret.encode() in path.read_bytes() for secret in secrets.values()), path
 
     [logged] = [
         m

@@ -63,10 +63,10 @@ def readback_matrix(run: RunResult, tracking_uri: str) -> dict[str, dict[str, st
         },
         "files (curve, checkpoint, run.json)": {
             "TensorBoard": mark(
-                ARTIFACTS <= {p.name for p in (run.out / "tensorboard").iterdir()}, "beside"
+                {p.name for p in (run.out / "tensorboard").iterdir()} >= ARTIFACTS, "beside"
             ),
-            "MLflow": mark(ARTIFACTS <= set(mlf["artifacts"]), "artifacts"),
-            "W&B offline": mark(ARTIFACTS <= set(wb["files"]), "run files"),
+            "MLflow": mark(set(mlf["artifacts"]) >= ARTIFACTS, "artifacts"),
+            "W&B offline": mark(set(wb["files"]) >= ARTIFACTS, "run files"),
         },
         "model, loadable": {
             "TensorBoard": mark(tb["has_graph"], "graph only"),

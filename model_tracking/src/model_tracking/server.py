@@ -133,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     if is_healthy(f"http://{HOST}:{args.port}", timeout_s=1):
         print(f"error: something already serves MLflow on port {args.port}", file=sys.stderr)
         return 2
+    # Ctrl-C (SIGINT) and `kill` (SIGTERM) both end in the `finally` below, which stops the
+    # server's whole process group; it runs in its own session, so it never sees Ctrl-C itself.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server = start_server(args.root, args.port)
     print(
         f"starting mlflow server on {server.uri} (log: {server.root / 'server.log'}) ...",

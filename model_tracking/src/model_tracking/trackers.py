@@ -10,6 +10,7 @@ training loop keeps anyway and the files written next to them.
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import os
 import platform
 import re
@@ -156,6 +157,8 @@ class MlflowTracker(Tracker):
     def start(self, run_name, params, tags):
         import mlflow
 
+        # We pass pip_requirements ourselves; MLflow's note that pip itself is missing is noise.
+        logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
         mlflow.set_tracking_uri(self.tracking_uri)
         experiment_id = ensure_experiment(self.tracking_uri, self.experiment)
         self.run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
