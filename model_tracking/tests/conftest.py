@@ -39,6 +39,7 @@ os.environ.update(SECRETS)
 EPOCHS = 8
 
 
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: no server when no server test runs
 def pytest_collection_modifyitems(config, items):
     import torch
 

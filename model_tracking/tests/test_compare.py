@@ -36,3 +36,20 @@ def test_compare_sweep_sorted_table_and_plot(tmp_path, capsys):
     assert best["registered"] == "digits-mlp-best/1"
     out = capsys.readouterr().out
     assert "sorted by validation accuracy" in out and "registered as digits-mlp-best" in out
+
+
+def test_compare_rejects_bad_lr_before_any_run(tmp_path, capsys):
+    code = main(
+        [
+            "--lrs",
+            "0.01",
+            "-3",
+            "--tracking-uri",
+            f"sqlite:///{tmp_path / 's.db'}",
+            "--out",
+            str(tmp_path / "cmp"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--lr must be in" in err
+    assert not (tmp_path / "cmp").exists() and not (tmp_path / "s.db").exists()

@@ -129,3 +129,11 @@ def test_headline_demo_time(cli_run):
             f"machine busy (load {load:.1f}): wall time says nothing; took {cli_run['seconds']:.0f} s"
         )
     assert cli_run["seconds"] < 60
+
+
+def test_scrub_hides_environment_secrets(secrets):
+    from model_tracking.trackers import scrub
+
+    token = secrets["HF_TOKEN"]
+    logged = scrub({"note": f"run with {token}", "argv": ["--x", token], "lr": 0.1})
+    assert logged == {"note": "run with ***", "argv": ["--x", "***"], "lr": 0.1}

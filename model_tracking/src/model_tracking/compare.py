@@ -23,8 +23,8 @@ from model_tracking.train import (
     OneLineErrorParser,
     TrainConfig,
     UsageError,
-    check_tracking_uri,
     run_training,
+    validate,
 )
 
 TABLE_COLUMNS = {
@@ -47,6 +47,8 @@ def run_sweep(
     out: Path,
 ) -> str:
     """Train every (lr, seed) pair with the MLflow tracker; return the sweep's id tag."""
+    from mlflow import MlflowClient
+
     sweep_id = uuid.uuid4().hex[:8]  # tags this sweep's runs, so older runs in the store stay out
     for lr in lrs:
         for seed in seeds:
@@ -63,13 +65,9 @@ def run_sweep(
                     extra_tags={"sweep_id": sweep_id},
                 )
             )
-            import mlflow
-
             # The weights hash as a tag: identical runs are recognisable with one filter.
             run_id = result.locations["mlflow"]["run_id"]
-            mlflow.MlflowClient(tracking_uri).set_tag(
-                run_id, "weights_sha256", result.weights_sha256
-            )
+            MlflowClient(tracking_uri).set_tag(run_id, "weights_sha256", result.weights_sha256)
     return sweep_id
 
 
@@ -132,7 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("outputs/compare"))
     args = parser.parse_args(argv)
     try:
-        check_tracking_uri(args.tracking_uri)
+        for lr in args.lrs:  # reject a bad value before the first run, not after the fifth
+            validate(
+                TrainConfig(
+                    lr=lr, epochs=args.epochs, trackers=("mlflow",), tracking_uri=args.tracking_uri
+                )
+            )
         sweep_id = run_sweep(
             args.lrs, args.seeds, args.epochs, args.tracking_uri, args.experiment, args.out
         )
