@@ -4,7 +4,8 @@ One process trains the reference (`single`), then ONE torchrun launch of 2 gloo 
 DDP, FSDP2 and DeepSpeed ZeRO-1/2/3 one after another (starting processes costs more than this
 training). Expected, and asserted by the tests:
 
-* DDP = FSDP = ZeRO-1/2/3 bitwise (same world size: the same numbers are added in the same order);
+* DDP = FSDP = ZeRO-1/2/3 bitwise with 2 ranks (averaging two numbers leaves no choice of
+  order; with 4 ranks they differ in the last bits - see the README, exercise 2);
 * 2 processes vs 1 within 1e-6 (SGD, mean loss: the average of two half-batch gradients equals the
   whole-batch gradient up to float rounding, because the additions happen in another order);
 * `ddp:sum`, a summed loss, is caught: on one process it equals the mean (lr / batch), but DDP

@@ -230,7 +230,8 @@ def model_flops_per_sample(model: nn.Module, cfg: TrainConfig) -> float:
 
 
 def peak_memory_mib(device: torch.device) -> float:
-    """Peak GPU memory allocated by tensors, or the process's peak resident memory on CPU."""
+    """Peak GPU memory allocated by tensors (reset per run), or on CPU the process's peak resident
+    memory so far - which includes the Python runtime and any earlier run in the same launch."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
@@ -294,6 +295,8 @@ def train_one(
     local_batch = cfg.global_batch // d.world
 
     seed_everything(cfg.seed, cfg.deterministic)
+    if d.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(d.device)
     train_set, test_set = make_datasets(cfg)
     model = build_model(cfg.model, cfg.num_classes, cfg.image_size, cfg.seed)
     flops_per_sample = model_flops_per_sample(model, cfg)
