@@ -152,3 +152,11 @@ def test_secrets_never_reach_any_record(cli_run, same_seed_run, session_dir, sec
         data = path.read_bytes()
         for name, secret in secrets.items():
             assert secret.encode() not in data, f"{name} leaked into {path}"
+
+
+def test_readback_matrix_for_the_slides_has_no_gap(same_seed_run, tracking_uri, tmp_path):
+    from model_tracking.figures import plot_readback_matrix, readback_matrix
+
+    matrix = readback_matrix(same_seed_run, tracking_uri)
+    assert "MISSING" not in {cell for row in matrix.values() for cell in row.values()}
+    assert plot_readback_matrix(matrix, tmp_path / "m.png").stat().st_size > 5_000

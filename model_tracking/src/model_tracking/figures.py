@@ -13,11 +13,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from safetensors.torch import load_file
 
 from model_tracking import compare
+from model_tracking.digits import load_digit_splits
 from model_tracking.plots import plt, save_figure
 from model_tracking.readback import read_mlflow_run, read_tensorboard, read_wandb_offline
-from model_tracking.receipt import TOPIC_ROOT
+from model_tracking.receipt import TOPIC_ROOT, weights_sha256
 from model_tracking.train import EPOCH_METRICS, RunResult, TrainConfig, run_training
 
 ARTIFACTS = {"training_curve.png", "model_summary.txt", "model.safetensors", "run.json"}
@@ -68,12 +70,32 @@ def readback_matrix(run: RunResult, tracking_uri: str) -> dict[str, dict[str, st
             "MLflow": mark(set(mlf["artifacts"]) >= ARTIFACTS, "artifacts"),
             "W&B offline": mark(set(wb["files"]) >= ARTIFACTS, "run files"),
         },
-        "model, loadable": {
+        "model, loaded back": {
             "TensorBoard": mark(tb["has_graph"], "graph only"),
-            "MLflow": "pt2 + signature",
-            "W&B offline": "checkpoint file",
+            "MLflow": mark(
+                _mlflow_model_predicts_identically(run, tracking_uri), "identical output"
+            ),
+            "W&B offline": mark(
+                weights_sha256(load_file(wb["run_dir"] / "files" / "model.safetensors"))
+                == run.weights_sha256,
+                "identical weights",
+            ),
         },
     }
+
+
+def _mlflow_model_predicts_identically(run: RunResult, tracking_uri: str) -> bool:
+    import mlflow
+    import torch
+
+    mlflow.set_tracking_uri(tracking_uri)
+    run_id = run.locations["mlflow"]["run_id"]
+    experiment_id = run.locations["mlflow"]["experiment_id"]
+    models = mlflow.search_logged_models(experiment_ids=[experiment_id], output_format="list")
+    [logged] = [m for m in models if m.source_run_id == run_id]
+    x = load_digit_splits().x_test
+    with torch.no_grad():
+        return torch.equal(run.model.eval()(x), mlflow.pytorch.load_model(logged.model_uri)(x))
 
 
 def _params(run: RunResult) -> dict:
