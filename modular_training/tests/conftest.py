@@ -102,6 +102,7 @@ def jobs(tmp_path_factory) -> Jobs:
     # Two headline runs with the same seed, in separate processes: the determinism check.
     bg.start("headline_a", module("step3_lightning", f"--out={root / 'a'}"))
     bg.start("headline_b", module("step3_lightning", f"--out={root / 'b'}"))
+    bg.start("headline_w", module("step3_lightning", f"--out={root / 'w'}", "--data.num_workers=2"))
     bg.start("monolithic", module("step1_monolithic", f"--out={root / 'monolithic'}"))
     truncated = make_truncated_checkpoint(root / "truncated.ckpt")
     bg.start(

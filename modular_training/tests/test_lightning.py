@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from modular_training.step3_lightning import build_cli, main, run
+from modular_training.step3_lightning import DigitsDataModule, build_cli, main, run
 
 TOPIC = Path(__file__).resolve().parents[1]
 FAST = ["--trainer.max_epochs=2", "--trainer.enable_progress_bar=false"]
@@ -39,6 +39,13 @@ def test_same_seed_in_separate_processes_gives_identical_weights(jobs):
     a, b = headline(jobs, "headline_a"), headline(jobs, "headline_b")
     assert a["weights_sha256"] == b["weights_sha256"]
     assert a["data_sha256"] == b["data_sha256"]
+
+
+def test_two_dataloader_workers_give_the_same_weights_as_none(jobs):
+    """The batch order is f(seed, epoch), so moving loading into 2 worker processes changes nothing."""
+    a, w2 = headline(jobs, "headline_a"), headline(jobs, "headline_w")
+    assert w2["config"]["data"]["num_workers"] == 2
+    assert w2["weights_sha256"] == a["weights_sha256"]
 
 
 def test_different_seeds_give_different_weights(tmp_path):
@@ -138,3 +145,15 @@ def test_rerun_in_the_same_folder_replaces_the_previous_checkpoints(tmp_path):
     names = sorted(p.name for p in (tmp_path / "checkpoints").glob("*.ckpt"))
     assert len(names) == 2 and "last.ckpt" in names, names  # no last-v1.ckpt, no stale best
     assert torch.load(s["last_checkpoint"], weights_only=True)["epoch"] == 1
+
+
+def test_mnist_without_torchvision_is_one_clear_line(tmp_path, capsys, monkeypatch):
+    """The real-MNIST path is opt-in; without its extra (or network) it refuses cleanly."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torchvision", None)  # as if `--extra mnist` was not synced
+    assert main(["--data.dataset=mnist", f"--out={tmp_path / 'out'}"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert err == ["error: dataset 'mnist' needs torchvision: uv sync --extra mnist"]
+    assert not (tmp_path / "out").exists()
+    assert DigitsDataModule(dataset="mnist").in_features == 28 * 28

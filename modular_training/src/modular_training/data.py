@@ -16,6 +16,10 @@ from sklearn.datasets import load_digits
 DATASETS = ("digits", "mnist")
 
 
+class DataUnavailable(RuntimeError):
+    """The data cannot be had here (missing optional package, no network); the CLIs say so in one line."""
+
+
 @dataclass(frozen=True)
 class Splits:
     """Three disjoint parts of one dataset, as float32 features and int64 labels."""
@@ -48,9 +52,12 @@ def load_mnist_arrays(data_dir: str | Path = "data") -> tuple[np.ndarray, np.nda
     """
     try:
         from torchvision.datasets import MNIST
-    except ImportError as exc:  # the extra is not installed
-        raise RuntimeError("dataset 'mnist' needs torchvision: uv sync --extra mnist") from exc
-    parts = [MNIST(str(data_dir), train=flag, download=True) for flag in (True, False)]
+    except ImportError:  # the extra is not installed
+        raise DataUnavailable("dataset 'mnist' needs torchvision: uv sync --extra mnist") from None
+    try:
+        parts = [MNIST(str(data_dir), train=flag, download=True) for flag in (True, False)]
+    except (OSError, RuntimeError) as exc:  # no network, mirror down, disk full
+        raise DataUnavailable(f"could not get MNIST into {data_dir}: {exc}") from None
     x = torch.cat([p.data for p in parts]).reshape(-1, 28 * 28).numpy()
     y = torch.cat([p.targets for p in parts]).numpy()
     return (x / 255.0).astype(np.float32), y.astype(np.int64)

@@ -30,7 +30,7 @@ from safetensors.torch import save_file
 from torch.utils.data import DataLoader, TensorDataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
-from modular_training.data import DATASETS, load_splits
+from modular_training.data import DATASETS, DataUnavailable, load_splits
 from modular_training.determinism import EpochSeededSampler, resumed_epoch, step_seed
 from modular_training.model import make_mlp
 from modular_training.plots import plot_training_curve
@@ -283,6 +283,7 @@ def run(
         check_checkpoint(config.ckpt_path)
     if logger is not None:
         trainer.logger = logger
+    data.setup("fit")  # load and split now: a data problem stops us before any output exists
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     if not config.ckpt_path:
@@ -382,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_known_warnings()
     try:
         run(argv)
-    except (ArgumentError, ConfigError) as exc:
+    except (ArgumentError, ConfigError, DataUnavailable) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     return 0

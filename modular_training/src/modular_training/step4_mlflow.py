@@ -20,6 +20,7 @@ import mlflow
 import pandas as pd
 from lightning.pytorch.loggers import MLFlowLogger
 
+from modular_training.data import DataUnavailable
 from modular_training.step3_lightning import (
     ConfigError,
     one_line,
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_known_warnings()
     try:
         result = run_tracked(lightning_args, args.tracking_uri, args.experiment)
-    except (argparse.ArgumentError, ConfigError, ValueError) as exc:
+    except (argparse.ArgumentError, ConfigError, DataUnavailable, ValueError) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     print(
