@@ -1,0 +1,59 @@
+"""Shared test setup: make the package importable in subprocesses, keep BLAS single-threaded."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+TOPIC = Path(__file__).resolve().parents[1]
+SRC = TOPIC / "src"
+
+# Subprocesses (`python -m overfitting.<module>`) must import the package even when it is not
+# installed (the root runner's `--env current` mode): prepend src/ once, at import.
+if str(SRC) not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p
+    )
+# Small problems: one BLAS/OpenMP thread is faster on a shared machine and gives the same numbers.
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """This topic has no GPU code; the marker is honoured anyway so the root runner's -m works."""
+    if shutil.which("nvidia-smi") is None:
+        skip = pytest.mark.skip(reason="needs a CUDA GPU")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture
+def run_module():
+    """Start a demo the way the root runner can: `python -m overfitting.<module> ...`."""
+    import subprocess
+
+    def run(module: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", f"overfitting.{module}", *args],
+            capture_output=True,
+            text=True,
+            cwd=cwd or TOPIC,
+            timeout=300,
+        )
+
+    return run
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    """In-process runs: the same one-thread limit the CLI uses."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield

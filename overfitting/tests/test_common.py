@@ -1,0 +1,68 @@
+"""The shared pieces: tables, atomic writes, the receipt, the committed figures and slides."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from overfitting.receipt import data_sha256, weights_sha256
+
+from overfitting import common
+
+TOPIC = Path(__file__).resolve().parents[1]
+
+
+def test_markdown_table_formats_numbers():
+    md = common.markdown_table([{"a": 0.12345, "b": "x"}, {"a": float("nan"), "b": 3}])
+    assert md.splitlines() == ["| a | b |", "|---|---|", "| 0.123 | x |", "| nan | 3 |"]
+
+
+def test_write_table_leaves_no_temporary_files(tmp_path):
+    common.write_table(tmp_path, [{"k": 1, "v": 0.5}])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table.csv", "table.md"]
+    assert (tmp_path / "table.csv").read_text() == "k,v\n1,0.500\n"
+
+
+def test_hashes_are_stable_and_sensitive():
+    a = {"coef": np.arange(4.0), "bias": np.zeros(1)}
+    assert weights_sha256(a) == weights_sha256(dict(reversed(a.items())))  # order-independent
+    assert weights_sha256(a) != weights_sha256(
+        {"coef": np.arange(4.0) + 1e-12, "bias": np.zeros(1)}
+    )
+    assert data_sha256(np.ones(3)) != data_sha256(np.ones(3, dtype=np.float32))
+
+
+def test_mean_ci_contains_the_mean():
+    m, lo, hi = common.mean_ci([1.0, 2.0, 3.0])
+    assert lo < m == 2.0 < hi
+
+
+def test_negative_seed_is_one_line_error(tmp_path, run_module):
+    done = run_module("seed_lottery", "--seed", "-1", "--out", str(tmp_path / "x"))
+    assert done.returncode == 2
+    assert done.stderr == "error: --seed must be >= 0, got -1\n"
+    assert not (tmp_path / "x").exists()
+
+
+def test_unknown_option_is_one_line_error(run_module):
+    done = run_module("nested_cv", "--no-such-option")
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: unrecognized arguments") and done.stderr.count("\n") == 1
+
+
+def test_slides_embed_committed_small_figures():
+    slides = (TOPIC / "slides.md").read_text()
+    assert slides.startswith("---\nmarp: true")
+    embedded = re.findall(r"!\[[^\]]*\]\((figures/[^)]+\.png)\)", slides)
+    assert {Path(p).stem for p in embedded} >= {
+        "leakage",
+        "reusable_holdout",
+        "seed_lottery",
+        "nested_cv",
+        "replicability",
+    }
+    for path in embedded:
+        f = TOPIC / path
+        assert f.is_file(), path
+        assert f.stat().st_size < 300_000, path
