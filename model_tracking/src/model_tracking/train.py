@@ -229,10 +229,12 @@ def run_training(config: TrainConfig) -> RunResult:
     staging.mkdir(parents=True)
     trackers = make_trackers(config, staging)
     locations: dict[str, dict[str, str]] = {}
+    opened: list[Tracker] = []  # only these are closed if something fails
     ok = False
     try:
         for tracker in trackers:
             locations[tracker.name] = relative_to(tracker.start(run_name, params, tags), staging)
+            opened.append(tracker)
         model = build_model(config.hidden)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         history: dict[str, list[float]] = {key: [] for key in EPOCH_METRICS}
@@ -272,7 +274,7 @@ def run_training(config: TrainConfig) -> RunResult:
             tracker.log_files(files)
         ok = True
     finally:
-        for tracker in trackers:
+        for tracker in opened:
             tracker.finish(ok)
         if not ok:
             shutil.rmtree(staging, ignore_errors=True)
