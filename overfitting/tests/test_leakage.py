@@ -84,3 +84,14 @@ def test_bad_part_is_one_line_error_and_no_output(tmp_path, run_module):
         "error: unknown part z_nonsense"
     )
     assert not out.exists()
+
+
+def test_same_seed_same_receipt_hash_different_seed_differs(tmp_path):
+    def receipt_hash(seed: int, name: str) -> str:
+        out = tmp_path / name
+        L.run(["--parts", "c_grouped", "--reps", "2", "--seed", str(seed), "--out", str(out)])
+        return json.loads((out / "run.json").read_text())["weights_sha256"]
+
+    first = receipt_hash(0, "a")
+    assert receipt_hash(0, "b") == first
+    assert receipt_hash(1, "c") != first
