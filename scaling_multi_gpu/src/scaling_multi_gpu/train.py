@@ -179,6 +179,12 @@ def wrap_deepspeed(model: nn.Module, optimizer, cfg: TrainConfig, d: Dist, local
 
     if d.device.type == "cpu":  # else DeepSpeed picks CUDA where present and moves the model there
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    # DeepSpeed JIT-compiles a C++ op with whichever `ninja` comes first on PATH. Two ninja versions
+    # (the system's, this environment's) invalidate each other's build log and force a full rebuild
+    # (35 s to 2 min) on every run: always use the one installed beside this interpreter.
+    os.environ["PATH"] = os.pathsep.join(
+        [str(Path(sys.executable).parent), os.environ.get("PATH", "")]
+    )
     import deepspeed
 
     deepspeed.utils.logger.setLevel(logging.WARNING)
