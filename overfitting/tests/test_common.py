@@ -66,3 +66,10 @@ def test_slides_embed_committed_small_figures():
         f = TOPIC / path
         assert f.is_file(), path
         assert f.stat().st_size < 300_000, path
+
+
+def test_run_all_rejects_an_unknown_experiment(tmp_path, run_module):
+    done = run_module("run_all", "--only", "leakage,nope", "--out", str(tmp_path / "x"))
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: unknown experiment nope") and done.stderr.count("\n") == 1
+    assert not (tmp_path / "x").exists()
