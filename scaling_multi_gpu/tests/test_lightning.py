@@ -36,6 +36,7 @@ def test_lightning_ddp_equals_hand_written_ddp_bitwise(lightning_run, equivalenc
     assert lightning_run["data_sha256"] == ddp["data_sha256"]
 
 
+@pytest.mark.filterwarnings("ignore:The `srun` command is available")  # the local test Slurm's srun
 def test_lightning_fsdp_refuses_a_cpu(monkeypatch):
     from scaling_multi_gpu.lightning_train import probe_strategies
 
