@@ -29,6 +29,17 @@ BLUR = torch.full(
 )  # a 9x9 box blur per channel: stands in for real augmentation cost
 
 
+DECODE_PASSES = 6  # CPU work per image standing in for JPEG decoding (~1 ms, like a real pipeline)
+
+
+def fake_decode(img: torch.Tensor) -> torch.Tensor:
+    """Per-image CPU work every real pipeline has before augmentation (decoding a JPEG, resizing)."""
+    x = img.float()[None]
+    for _ in range(DECODE_PASSES):
+        x = F.conv2d(x, BLUR, padding=4, groups=3)
+    return x[0].clamp(0, 255).to(torch.uint8)
+
+
 def augment_one(img: torch.Tensor) -> torch.Tensor:
     """Per-sample augmentation on the CPU: random crop and flip, to float, blur, normalise."""
     top, left = torch.randint(0, img.shape[-1] - CROP + 1, (2,)).tolist()
@@ -61,7 +72,9 @@ class ImageDataset(Dataset):
         return len(self.images)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        img = self.images[i]
+        img = fake_decode(
+            self.images[i]
+        )  # always per image, in the workers: decoding stays on the CPU
         return augment_one(img) if self.per_sample else img  # a CPU tensor, never a CUDA one
 
 
