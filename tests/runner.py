@@ -114,6 +114,9 @@ def run_topic(
     junit.unlink(missing_ok=True)
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "ML_REPRO_GPU": gpu}
     env.pop("VIRTUAL_ENV", None)  # the root's venv must not leak into the topic's uv run
+    # Some machines set PYTHONDONTWRITEBYTECODE=1: then every fresh test process recompiles
+    # torch & co. from source (tens of seconds each). Let the topic's venv cache its bytecode.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     started = time.perf_counter()
     log_parts: list[str] = []
     try:
