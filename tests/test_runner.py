@@ -163,3 +163,18 @@ def test_junit_is_read_not_guessed(tmp_path: Path) -> None:
     assert reasons == ["c: needs a CUDA GPU"]
     table = format_matrix([TopicResult("t", "cpu", passed, failed, skipped, 1.5, 1)])
     assert table.splitlines()[2].split() == ["t", "FAILED", "1", "2", "1", "1.5", "cpu"]
+
+
+def test_env_current_uses_the_active_interpreter(tmp_path: Path) -> None:
+    """--env=current runs topic tests with this interpreter: no uv sync, no topic .venv."""
+    topic = make_topic(
+        tmp_path,
+        "preinstalled",
+        test_body="import preinstalled; assert preinstalled.VALUE == 42",
+        code="VALUE = 42\n",
+    )
+    run = run_root_tests(tmp_path, "tests/test_topics.py", "--env=current", "--gpu=off")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert not (topic / ".venv").exists()
+    log = (tmp_path / ".matrix" / "preinstalled.log").read_text()
+    assert "uv sync" not in log and f"{sys.executable} -m pytest" in log
