@@ -39,6 +39,8 @@ def test_cli_passes_on_committed_recipes():
         ),
         ("Dockerfile", "FROM python:3.11.11-slim-bookworm", "FROM python:latest", "not pinned"),
         ("apptainer-conda.def", "micromamba:2.0.5", "micromamba:latest", "not pinned"),
+        ("Dockerfile", "python:3.11.11-slim", "python:3.10.16-slim", "does not satisfy"),
+        ("apptainer-uv.def", "-python3.11-", "-python3.10-", "does not satisfy"),
         ("Dockerfile", "USER app", "USER root", "runs as root"),
         ("Dockerfile", "uv sync --locked --no-dev\n", "uv sync --no-dev\n", "--locked"),
         ("apptainer-uv.def", "UV_NO_CACHE=1 ", "", "cache"),

@@ -65,6 +65,16 @@ def test_missing_export_is_one_error_line(tmp_path):
     assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
 
 
+def test_forked_lock_is_one_error_line(tmp_path):
+    """Two versions of one package in uv.lock cannot be exported as one pin: say so, exit 2."""
+    project = copy_example(tmp_path / "p")
+    lock = project / "uv.lock"
+    lock.write_text(lock.read_text() + '\n[[package]]\nname = "numpy"\nversion = "1.26.4"\n')
+    done = run_module("environments.sync_check", "--project", str(project))
+    assert done.returncode == 2 and "several versions of numpy" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
 @needs_uv
 def test_exports_regenerate_identically():
     """The committed exports are exactly what `env-export` writes from the committed lock."""

@@ -37,3 +37,9 @@ def test_demo_works_here_and_fails_from_the_lock():
     if os.environ.get("CI") or "locked environment: skipped" not in done.stdout:
         assert "No module named 'matplotlib'" in done.stdout
     assert "undeclared: matplotlib, scipy" in done.stdout
+
+
+def test_missing_project_is_one_error_line(tmp_path):
+    done = run_module("environments.undeclared", "--project", str(tmp_path / "nothere"))
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1

@@ -235,14 +235,18 @@ def main(argv: list[str] | None = None) -> int:
         # The wheels, projects, venvs and uv cache live in a temp folder that is removed after.
         with tempfile.TemporaryDirectory(prefix="drift-") as tmp:
             result = run_drift_demo(Path(tmp))
+        write_json_atomic(args.out / "drift.json", result)
+        if args.figure:
+            plot(result, args.figure)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # --out or --figure not writable: one line, no traceback
+        print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
     print(report(result))
-    write_json_atomic(args.out / "drift.json", result)
     print(f"wrote {args.out / 'drift.json'}")
     if args.figure:
-        plot(result, args.figure)
         print(f"wrote {args.figure}")
     return 0
 

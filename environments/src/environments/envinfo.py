@@ -198,7 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: lockfile {args.lock} not found", file=sys.stderr)
         return 2
     record = collect(args.lock, with_torch=not args.no_torch)
-    write_json_atomic(args.out, record)
+    try:
+        write_json_atomic(args.out, record)
+    except OSError as exc:  # --out is a folder, or not writable: one line, no traceback
+        print(f"error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return 2
     torch = record["torch"]
     print(
         f"python {record['python']['version']} on {record['platform']['machine']}, "

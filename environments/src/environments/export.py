@@ -38,12 +38,27 @@ def project_name(project: Path) -> str:
 
 
 def locked_packages(lock: dict, skip: str | None = None) -> dict[str, dict]:
-    """name -> [[package]] table of the lock, without the project itself (it is not a dependency)."""
-    return {p["name"]: p for p in lock["package"] if p["name"] != skip and "version" in p}
+    """name -> [[package]] table of the lock, without the project itself (it is not a dependency).
+
+    A lock whose resolution forked (two versions of one package, e.g. when a new release drops
+    the oldest Python that requires-python allows) has no single version to export to conda.
+    """
+    packages: dict[str, dict] = {}
+    for p in lock["package"]:
+        if p["name"] == skip or "version" not in p:
+            continue
+        if p["name"] in packages:
+            raise UsageError(
+                f"uv.lock holds several versions of {p['name']} (a forked resolution); "
+                "raise requires-python or pin it so one version serves every Python"
+            )
+        packages[p["name"]] = p
+    return packages
 
 
 def python_pin(project: Path) -> str:
-    """The conda `python=` pin from requires-python (the example project says ==3.11.*)."""
+    """The conda `python=` pin: the oldest Python requires-python allows (>=3.11 -> python=3.11),
+    the same minor the container recipes' base images use."""
     spec = tomllib.loads((project / "pyproject.toml").read_text())["project"]["requires-python"]
     version = spec.lstrip("=<>~! ").split(",")[0].removesuffix(".*")
     return f"python={version}"
@@ -115,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", type=Path, default=EXAMPLE_PROJECT, help="folder with uv.lock")
     args = parser.parse_args(argv)
     try:
+        read_lock(args.project)  # no lock (or no folder): one error line before uv is called
         exports = expected_exports(args.project)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -15,6 +15,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+from packaging.specifiers import SpecifierSet
+
 from environments.paths import EXAMPLE_PROJECT, UsageError
 
 RECIPES = ("Dockerfile", "apptainer-uv.def", "apptainer-conda.def")
@@ -40,11 +42,16 @@ def missing_sources(sources: list[str], context: Path) -> list[str]:
     ]
 
 
-def python_minor(context: Path) -> str | None:
-    """'3.11' from the project's requires-python (==3.11.*), to compare with the base image."""
+def python_problem(bases: str, context: Path) -> str | None:
+    """The base image's Python (`python:3.11.11-...`, `uv:...-python3.11-...`) must satisfy the
+    project's requires-python, or `uv sync --locked` in the image refuses the lock."""
     spec = tomllib.loads((context / "pyproject.toml").read_text())["project"]["requires-python"]
-    match = re.search(r"==\s*(\d+\.\d+)", spec)
-    return match[1] if match else None
+    found = re.search(r"python:?(\d+\.\d+)", bases)
+    if found is None:
+        return f"base image names no Python version; the project requires {spec}"
+    if not SpecifierSet(spec).contains(found[1]):
+        return f"base image Python {found[1]} does not satisfy requires-python {spec}"
+    return None
 
 
 def dockerfile_lines(text: str) -> list[tuple[str, str]]:
@@ -101,10 +108,8 @@ def uv_rules(post: str, env: str, sources: list[str], text: str, context: Path) 
         problems.append("leaves uv's download cache in the image (set UV_NO_CACHE=1)")
     if re.search(r"\bpip install\b", post):
         problems.append("uses `pip install` next to the lock (versions from outside uv.lock)")
-    wanted = python_minor(context)
     bases = " ".join(re.findall(r"^(?:FROM|From:)\s*(\S+)", text, flags=re.M))
-    if wanted and wanted not in bases:
-        problems.append(f"base image Python is not {wanted}, which uv.lock requires")
+    problems += [p for p in [python_problem(bases, context)] if p]
     return problems
 
 

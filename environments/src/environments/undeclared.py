@@ -34,6 +34,8 @@ print("plot_confusion: works on my machine, scipy", scipy.stats.__name__ and "ok
 
 def copy_project(src: Path, dest: Path) -> Path:
     """Copy what defines the project (not its .venv) to `dest`."""
+    if not (src / "pyproject.toml").is_file() or not (src / "src").is_dir():
+        raise UsageError(f"{src} is not a project (needs pyproject.toml and src/)")
     for name in ("pyproject.toml", "uv.lock", "README.md"):
         if (src / name).is_file():
             shutil.copy2(src / name, dest / name)
