@@ -97,7 +97,9 @@ def uv_export(project: Path, fmt: str) -> str:
     cmd = [uv_binary(), "export", *EXPORT_FLAGS, "--format", fmt]
     done = subprocess.run(cmd, cwd=project, capture_output=True, text=True, env=_uv_env())
     if done.returncode != 0:
-        raise UsageError(f"`uv export --format {fmt}` failed in {project}: {done.stderr.strip()}")
+        # uv explains over several lines (with a caret diagram); keep its first two for one line.
+        why = "; ".join([line.strip() for line in done.stderr.splitlines() if line.strip()][:2])
+        raise UsageError(f"`uv export --format {fmt}` failed in {project}: {why}")
     return done.stdout
 
 
