@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 import pytest
-from conftest import FIXTURES, NOTEBOOKS
+from conftest import FIXTURES, NOTEBOOKS, TOPIC
 from jupyter_reproducibility.experiments import C_EXPERIMENT_1, C_EXPERIMENT_2, expected_accuracy
-from jupyter_reproducibility.make_fixture import NATURAL_SESSION, run_session
+from jupyter_reproducibility.make_fixture import NATURAL_SESSION, main, run_session
 from jupyter_reproducibility.nbcheck import FINDINGS
 from jupyter_reproducibility.plots import stored_accuracies
 
@@ -36,6 +38,17 @@ def test_stored_result_differs_from_a_fresh_computation() -> None:
     assert stored[2] == pytest.approx(fresh_2, abs=5e-4)  # experiment 2 itself is fine
 
 
+def test_numbers_quoted_in_readme_and_slides_are_the_fresh_results() -> None:
+    """README.md and slides.md quote the accuracies; they must be what the code gives now."""
+    acc_1, acc_2 = expected_accuracy(C_EXPERIMENT_1), expected_accuracy(C_EXPERIMENT_2)
+    readme = (TOPIC / "README.md").read_text(encoding="utf-8")
+    slides = (TOPIC / "slides.md").read_text(encoding="utf-8")
+    assert f"C={C_EXPERIMENT_1}: test accuracy {acc_1:.3f}" in readme
+    assert f"C={C_EXPERIMENT_2}: test accuracy {acc_2:.3f}" in readme
+    assert f"Top to bottom, experiment 1 gives **{acc_1:.3f}**" in slides
+    assert f"and the paper says {acc_2:.3f}" in slides
+
+
 def test_nbcheck_reports_the_fixture(fixture_check) -> None:
     out = fixture_check.stdout
     assert fixture_check.returncode == FINDINGS, fixture_check.stderr
@@ -59,3 +72,19 @@ def test_make_fixture_rebuilds_the_stored_fixture() -> None:
     """The evidence is reproducible: rerunning the scripted session gives the same notebook."""
     rebuilt = run_session(NOTEBOOKS / "trap.ipynb", NATURAL_SESSION, verbose=False)
     assert cells_as_run(rebuilt) == cells_as_run(nbformat.read(FIXTURE, as_version=4))
+
+
+@pytest.mark.parametrize("broken", ["not a notebook", "one cell"])
+def test_make_fixture_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys, broken: str) -> None:
+    notebook = tmp_path / "in.ipynb"
+    if broken == "not a notebook":
+        notebook.write_text("# just text", encoding="utf-8")
+    else:  # a real notebook, but the scripted session needs the trap's ten cells
+        nbformat.write(
+            nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), notebook
+        )
+    out = tmp_path / "fixture.ipynb"
+    assert main(["--notebook", str(notebook), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert not out.exists()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 from jupyter_reproducibility.receipt import TOPIC_ROOT
 
@@ -48,6 +49,12 @@ def run_session(
 ) -> nbformat.NotebookNode:
     """Execute `clean`'s cells in `session` order in one kernel; return the notebook as left."""
     nb = nbformat.read(clean, as_version=4)
+    # Check the whole session against the notebook before a kernel starts: fail fast and clearly.
+    for number, _ in session:
+        if not 1 <= number <= len(nb.cells):
+            raise ValueError(f"{clean} has {len(nb.cells)} cells, the session runs cell {number}")
+        if (kind := nb.cells[number - 1].cell_type) != "code":
+            raise ValueError(f"cell {number} of {clean} is a {kind} cell, not code")
     # record_timing=False keeps wall-clock stamps out of the file, so a rebuild diffs cleanly.
     client = NotebookClient(
         nb,
@@ -60,8 +67,6 @@ def run_session(
     with client.setup_kernel(stderr=subprocess.DEVNULL):
         for number, why in session:
             cell = nb.cells[number - 1]
-            if cell.cell_type != "code":
-                raise ValueError(f"cell {number} is a {cell.cell_type} cell, not code")
             # execute_cell replaces the outputs and takes the kernel's execution count, as the UI does.
             client.execute_cell(cell, number - 1)
             merge_streams(cell)
@@ -112,8 +117,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: notebook not found: {args.notebook}", file=sys.stderr)
         return 2
     print(f"running {args.notebook} in the order of a natural session:")
-    nb = run_session(args.notebook, NATURAL_SESSION)
-    write_notebook_atomic(nb, args.out)
+    try:
+        nb = run_session(args.notebook, NATURAL_SESSION)
+    except CellExecutionError as exc:
+        print(f"error: a cell failed in the kernel: {exc.ename}: {exc.evalue}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, nbformat.ValidationError) as exc:
+        # nbformat's messages quote the file's start over several lines: keep the first one.
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"error: cannot rebuild the fixture from {args.notebook}: {reason}", file=sys.stderr)
+        return 2
+    try:
+        write_notebook_atomic(nb, args.out)
+    except OSError as exc:
+        print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     print(f"saved {args.out} (outputs and execution counts as the kernel left them)")
     return 0
 
