@@ -21,6 +21,8 @@ def test_headline_demo(tmp_path, capsys):
         line = next(ln for ln in out.splitlines() if ln.startswith(claim))
         assert line.rstrip().endswith("True"), line
     assert "same classes: True" in out
+    card_line = next(ln for ln in out.splitlines() if ln.startswith("card accuracy"))
+    assert card_line.rstrip().endswith("(True)"), card_line
     assert (figures / "safetensors_layout.png").stat().st_size > 10_000
     assert (figures / "lm_loss.png").stat().st_size > 10_000
 
@@ -30,3 +32,20 @@ def test_bad_argument_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: --epochs and --hidden must be positive"]
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--seed", "-1"], "error: --seed must be in [0, 2**32), got -1"),
+        (["--out", "{file}"], "error: [Errno 20] Not a directory"),
+    ],
+)
+def test_demo_bad_input_is_one_line(tmp_path, capsys, args, message):
+    (tmp_path / "a-file").write_text("not a folder")
+    args = [a.replace("{file}", str(tmp_path / "a-file")) for a in args]
+    out_args = [] if "--out" in args else ["--out", str(tmp_path / "out")]
+    assert demo.main([*args, *out_args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(message), err
+    assert not (tmp_path / "out").exists()

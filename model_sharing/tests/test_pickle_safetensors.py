@@ -74,10 +74,53 @@ def test_lazy_read_returns_one_tensor_exactly(tmp_path, small_model):
         read_one_tensor(path, "nope")
 
 
-def test_safetensors_round_trip_keeps_weights_sha256(tmp_path, small_model):
+def test_safetensors_round_trip_keeps_weights_sha256_and_outputs(tmp_path, small_model):
     sd = small_model.state_dict()
     save_file(sd, str(tmp_path / "m.safetensors"))
-    assert weights_sha256(load_file(str(tmp_path / "m.safetensors"))) == weights_sha256(sd)
+    loaded = load_file(str(tmp_path / "m.safetensors"))
+    assert weights_sha256(loaded) == weights_sha256(sd)
+    fresh = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    fresh.load_state_dict(loaded)
+    x = torch.linspace(-1, 1, 32).view(8, 4)  # a fixed input batch
+    with torch.no_grad():
+        assert torch.equal(fresh(x), small_model(x))
+
+
+def _with_header(path, edit) -> None:
+    """Rewrite the JSON header of a safetensors file in place; the tensor bytes stay."""
+    data = path.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    header = json.dumps(edit(json.loads(data[8 : 8 + n]))).encode()
+    path.write_bytes(len(header).to_bytes(8, "little") + header + data[8 + n :])
+
+
+def _shrink_one_tensor(header):
+    header["net.0.bias"]["data_offsets"][1] -= 4  # claims 63 floats for a 64-float bias
+    return header
+
+
+def _drop_offsets(header):
+    del header["net.0.bias"]["data_offsets"]
+    return header
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_shrink_one_tensor, "tampered header: net.0.bias claims 252 bytes"),
+        (_drop_offsets, "tampered header entry for 'net.0.bias'"),
+        (lambda header: list(header), "tampered header: a JSON object was expected"),
+    ],
+)
+def test_tampered_header_is_rejected(folder_copy, edit, message):
+    path = folder_copy / "model.safetensors"
+    _with_header(path, edit)
+    with pytest.raises(ShareError, match=message):
+        load_verified(path)
+    proc = run_python("-m", "model_sharing.safetensors_tools", str(path))
+    assert proc.returncode == 2 and proc.stdout == ""  # nothing printed from a bad header
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "tampered" in lines[0]
 
 
 @pytest.mark.parametrize("keep", [0, 5, 40, 300, 19_000])

@@ -14,6 +14,8 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from model_sharing.errors import ShareError
+
 
 @dataclass(frozen=True)
 class DigitsSplit:
@@ -23,8 +25,15 @@ class DigitsSplit:
     y_test: torch.Tensor
 
 
+def check_seed(seed: int) -> None:
+    """numpy and scikit-learn accept only seeds in [0, 2**32): say so before any work starts."""
+    if not 0 <= seed < 2**32:
+        raise ShareError(f"--seed must be in [0, 2**32), got {seed}")
+
+
 def seed_everything(seed: int) -> None:
     """Seed every generator a run touches; one seed names the whole run."""
+    check_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -39,6 +48,7 @@ def use_one_cpu_thread() -> None:
 
 def load_digits_split(seed: int = 0, test_size: float = 0.25) -> DigitsSplit:
     """Pixels scaled to [0, 1] as float32; a stratified split fixed by `seed`."""
+    check_seed(seed)
     x, y = load_digits(return_X_y=True)
     x_tr, x_te, y_tr, y_te = train_test_split(
         x / 16.0, y, test_size=test_size, random_state=seed, stratify=y

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from model_sharing import card, classifier, hf_native, onnx_export, pickle_demo, push, tiny_lm
-from model_sharing.data import fixed_batch, load_digits_split
+from model_sharing.data import check_seed, fixed_batch, load_digits_split
 from model_sharing.errors import run_cli
 from model_sharing.figures import plot_lm_loss, plot_safetensors_layout
 from model_sharing.receipt import weights_sha256
@@ -64,6 +64,7 @@ def run_all(out: Path, seed: int = 0) -> list[tuple[str, str]]:
             f"{acc:.4f} ({acc == run['metrics']['test_accuracy']})",
         )
     )
+    push.check_folder(digits)  # what push checks before listing: weights == run.json, card valid
     n_files = len(push.files_to_upload(digits))
     rows.append(("push --dry-run would upload", f"{n_files} files, nothing sent"))
 
@@ -87,6 +88,7 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--out", type=Path, default=Path("outputs/demo"))
     p.add_argument("--figures", type=Path, help="also copy the PNGs here (e.g. figures/)")
     args = p.parse_args(argv)
+    check_seed(args.seed)  # before the first step writes anything
     started = time.time()
     rows = run_all(args.out, args.seed)
     width = max(len(c) for c, _ in rows)

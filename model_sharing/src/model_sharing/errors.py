@@ -11,9 +11,12 @@ class ShareError(Exception):
 
 
 def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
-    """Run a CLI body; turn ShareError into `error: ...` on stderr and exit code 2."""
+    """Run a CLI body; turn ShareError and OSError into `error: ...` on stderr and exit code 2."""
     try:
         return main(argv)
     except ShareError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. --out names an existing file, or a folder we may not write
         print(f"error: {exc}", file=sys.stderr)
         return 2

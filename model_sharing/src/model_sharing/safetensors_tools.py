@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import struct
 import sys
 from pathlib import Path
@@ -26,6 +27,10 @@ from model_sharing.errors import ShareError, run_cli
 from model_sharing.receipt import weights_sha256
 
 HEADER_LIMIT = 100 * 1024 * 1024  # the safetensors spec caps the header at 100 MB
+# Bytes per element of common safetensors dtypes; others (e.g. 4-bit) skip the length check.
+DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "BOOL": 1}
+DTYPE_BYTES |= {f"{k}{b}": b // 8 for k in "IU" for b in (8, 16, 32, 64)}
+DTYPE_BYTES |= {k: 1 for k in ("F8_E4M3", "F8_E5M2", "F8_E4M3FNUZ", "F8_E5M2FNUZ")}
 
 
 def read_header(path: Path) -> dict[str, Any]:
@@ -45,11 +50,33 @@ def read_header(path: Path) -> dict[str, Any]:
             header = json.loads(f.read(n))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ShareError(f"{path} has a corrupted JSON header ({exc})") from exc
+    if not isinstance(header, dict):
+        raise ShareError(f"{path} has a tampered header: a JSON object was expected")
     data_bytes = size - 8 - n
     for name, info in header.items():
-        if name != "__metadata__" and info["data_offsets"][1] > data_bytes:
+        if name == "__metadata__":
+            continue
+        _, end = _checked_offsets(path, name, info)
+        if end > data_bytes:
             raise ShareError(f"{path} is truncated: tensor {name} ends past the end of the file")
     return header
+
+
+def _checked_offsets(path: Path, name: str, info: Any) -> tuple[int, int]:
+    """A header entry must name dtype, shape and a byte range exactly as long as they imply."""
+    try:
+        dtype, shape, (start, end) = info["dtype"], info["shape"], info["data_offsets"]
+        n_bytes = DTYPE_BYTES.get(dtype, 0) * math.prod(shape)  # 0: unknown dtype, no check
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end):
+            raise ValueError(f"data_offsets {info['data_offsets']}")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ShareError(f"{path} has a tampered header entry for {name!r} ({exc!r})") from exc
+    if n_bytes and end - start != n_bytes:
+        raise ShareError(
+            f"{path} has a tampered header: {name} claims {end - start} bytes, "
+            f"its {dtype} {shape} needs {n_bytes}"
+        )
+    return start, end
 
 
 def describe(path: Path) -> list[dict[str, Any]]:
