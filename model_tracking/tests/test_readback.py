@@ -56,8 +56,10 @@ def test_mlflow_params_tags_metrics_artifacts(cli_run, mlflow_record):
     assert mlflow_record["params"] == {k: str(v) for k, v in hyperparameters(receipt).items()}
     assert set(PROVENANCE) <= set(mlflow_record["tags"])
     assert expected_tags(receipt).items() <= mlflow_record["tags"].items()
+    epochs = list(range(1, len(history["train_loss"]) + 1))
     for key in EPOCH_METRICS:
         assert mlflow_record["metrics"][key] == history[key]  # float64 in sqlite: exact
+        assert mlflow_record["steps"][key] == epochs  # each value at its own epoch
     assert mlflow_record["metrics"]["test_accuracy"] == [receipt["metrics"]["test_accuracy"]]
     assert set(mlflow_record["artifacts"]) >= ARTIFACTS
 
@@ -96,6 +98,7 @@ def test_tensorboard_event_files(cli_run):
     for key in EPOCH_METRICS:
         # Event files store scalars as float32.
         np.testing.assert_array_equal(record["scalars"][key], np.float32(history[key]))
+        assert record["steps"][key] == list(range(1, len(history[key]) + 1))
     assert record["hparams"] == hyperparameters(receipt)
     provenance = record["texts"]["provenance/text_summary"]
     assert all(value in provenance for value in expected_tags(receipt).values())

@@ -1,7 +1,7 @@
 """A real `mlflow server` on 127.0.0.1: log over HTTP, read back, load the model, stop cleanly.
 
 The server is started once per session by conftest.py (at collection, so its 30-60 s start-up
-overlaps the other tests) and these tests run last.
+overlaps the tests collected before these) and stopped at the end of the session at the latest.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import socket
 
 import torch
 from model_tracking.digits import load_digit_splits
-from model_tracking.server import group_alive, is_healthy, stop_server
+from model_tracking.server import group_alive, is_healthy, main, stop_server
 from model_tracking.train import TrainConfig, run_training
 
 
@@ -75,3 +75,9 @@ def test_server_stops_leaving_no_process(mlflow_server):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # old client connections linger
         s.bind(("127.0.0.1", mlflow_server.port))
         s.listen()
+
+
+def test_bad_port_is_refused_before_starting_anything(tmp_path, capsys):
+    assert main(["--port", "99999", "--root", str(tmp_path / "srv")]) == 2
+    assert capsys.readouterr().err == "error: --port must be in 1-65535, got 99999\n"
+    assert not (tmp_path / "srv").exists()

@@ -71,15 +71,23 @@ def exit_code_of(argv: list[str]) -> int:
         (["--epochs", "ten"], "invalid int value"),
         (["--tracker", "mlflow", "--tracking-uri", "./mlruns"], "unsupported MLflow tracking URI"),
         (["--tracker", "mlflow", "--tracking-uri", "sqlite:///no/such/dir/m.db"], "does not exist"),
+        (["--seed", "-1"], "--seed must be in"),
+        (
+            ["--tracker", "mlflow", "--experiment", "", "--tracking-uri", "sqlite:///{tmp}/m.db"],
+            "--experiment must not be empty",
+        ),
+        (["--out", "{tmp}/a_file/run"], "cannot create the run folder"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, fragment, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("not a folder")
     out = tmp_path / "out"
-    code = exit_code_of([*argv, "--out", str(out)])
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    code = exit_code_of(["--out", str(out), *argv])  # a later --out in argv wins
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1 and fragment in err
-    assert not out.exists()
+    assert not out.exists() and not (tmp_path / "m.db").exists()
 
 
 def test_unreachable_server_fails_fast_before_training(tmp_path, capsys, monkeypatch):

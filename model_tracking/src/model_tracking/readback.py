@@ -18,19 +18,20 @@ from typing import Any
 
 
 def read_mlflow_run(tracking_uri: str, run_id: str) -> dict[str, Any]:
-    """Params, tags, per-epoch metric series and artifact names of one MLflow run."""
+    """Params, tags, per-epoch metric series (and their steps) and artifact names of one MLflow run."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
     run = client.get_run(run_id)
-    series = {
-        key: [m.value for m in sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)]
+    histories = {
+        key: sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)
         for key in run.data.metrics
     }
     return {
         "params": dict(run.data.params),
         "tags": {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")},
-        "metrics": series,
+        "metrics": {key: [m.value for m in history] for key, history in histories.items()},
+        "steps": {key: [m.step for m in history] for key, history in histories.items()},
         "artifacts": sorted(a.path for a in client.list_artifacts(run_id)),
     }
 
@@ -48,6 +49,7 @@ def read_tensorboard(logdir: Path) -> dict[str, Any]:
     acc.Reload()
     tags = acc.Tags()
     scalars = {t: [e.value for e in acc.Scalars(t)] for t in tags["scalars"]}
+    steps = {t: [e.step for e in acc.Scalars(t)] for t in tags["scalars"]}
     hparams: dict[str, Any] = {}
     for content in acc.PluginTagToContent("hparams").values():
         data = plugin_data_pb2.HParamsPluginData.FromString(content)
@@ -62,6 +64,7 @@ def read_tensorboard(logdir: Path) -> dict[str, Any]:
     }
     return {
         "scalars": scalars,
+        "steps": steps,
         "hparams": hparams,
         "texts": texts,
         "images": list(tags["images"]),

@@ -130,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--root", type=Path, default=Path("outputs/mlflow-server"))
     args = parser.parse_args(argv)
+    if not 0 < args.port < 65536:  # else mlflow would fail only after its slow start-up
+        print(f"error: --port must be in 1-65535, got {args.port}", file=sys.stderr)
+        return 2
     if is_healthy(f"http://{HOST}:{args.port}", timeout_s=1):
         print(f"error: something already serves MLflow on port {args.port}", file=sys.stderr)
         return 2

@@ -109,11 +109,15 @@ def validate(config: TrainConfig) -> None:
         raise UsageError(f"--lr must be in (0, 10), got {config.lr}")
     if config.batch_size < 1 or config.hidden < 1:
         raise UsageError("--batch-size and --hidden must be positive")
+    if not 0 <= config.seed < 2**32:  # the range torch and numpy accept as a seed
+        raise UsageError(f"--seed must be in [0, 2**32), got {config.seed}")
     if config.wandb_mode not in ("offline", "online", "disabled"):
         raise UsageError(
             f"--wandb-mode must be offline, online or disabled, got {config.wandb_mode!r}"
         )
     if "mlflow" in config.trackers:
+        if not config.experiment.strip():
+            raise UsageError("--experiment must not be empty")
         check_tracking_uri(config.tracking_uri)
 
 
@@ -226,7 +230,10 @@ def run_training(config: TrainConfig) -> RunResult:
     out = Path(config.out)
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    try:
+        staging.mkdir(parents=True)
+    except OSError as exc:  # e.g. a file where a folder should be, or no permission
+        raise UsageError(f"cannot create the run folder {out}: {exc.strerror}") from None
     trackers = make_trackers(config, staging)
     locations: dict[str, dict[str, str]] = {}
     opened: list[Tracker] = []  # only these are closed if something fails
