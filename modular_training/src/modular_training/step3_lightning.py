@@ -245,8 +245,8 @@ TRAINER_DEFAULTS: dict[str, Any] = {
 }
 
 
-def check_checkpoint(path: str) -> None:
-    """Refuse a missing or damaged checkpoint with one clear message, before training starts."""
+def check_checkpoint(path: str, model: L.LightningModule) -> None:
+    """Refuse a missing, damaged or mismatched checkpoint with one clear message, before any output."""
     if not Path(path).is_file():
         raise ConfigError(f"checkpoint not found: {path}")
     try:
@@ -258,6 +258,16 @@ def check_checkpoint(path: str) -> None:
         ) from None
     if not isinstance(ckpt, dict) or not {"state_dict", "loops"} <= ckpt.keys():
         raise ConfigError(f"checkpoint {path} is not a Lightning training checkpoint")
+    # A checkpoint of another architecture (say `--model.hidden 64` against a 128-wide run) would
+    # otherwise fail deep inside `fit` with a wall of size-mismatch lines.
+    saved = ckpt["state_dict"]
+    for name, tensor in model.state_dict().items():
+        if name not in saved or saved[name].shape != tensor.shape:
+            there = list(saved[name].shape) if name in saved else "missing"
+            raise ConfigError(
+                f"checkpoint {path} does not fit this model (another config?): "
+                f"{name} is {there} there, {list(tensor.shape)} here"
+            )
 
 
 def build_cli(args: list[str] | None, callbacks: list[L.Callback]) -> DigitsCLI:
@@ -287,7 +297,7 @@ def run(
     cli = build_cli(args, [history, *(extra_callbacks or [])])
     config, trainer, model, data = cli.config, cli.trainer, cli.model, cli.datamodule
     if config.ckpt_path:
-        check_checkpoint(config.ckpt_path)
+        check_checkpoint(config.ckpt_path, model)
     if logger is not None:
         trainer.logger = logger
     data.setup("fit")  # load and split now: a data problem stops us before any output exists
