@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 from overfitting.receipt import data_sha256, weights_sha256
 
 from overfitting import common
@@ -43,6 +45,16 @@ def test_negative_seed_is_one_line_error(tmp_path, run_module):
     assert done.returncode == 2
     assert done.stderr == "error: --seed must be >= 0, got -1\n"
     assert not (tmp_path / "x").exists()
+
+
+def test_out_that_cannot_be_created_is_rejected_before_any_work(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    args = argparse.Namespace(seed=0, full=False, out=blocker / "results")
+    with pytest.raises(common.UsageError, match="cannot be created"):
+        common.check_args(args)
+    common.check_args(argparse.Namespace(seed=0, full=False, out=tmp_path / "new" / "results"))
+    assert not (tmp_path / "new").exists()  # checking creates nothing
 
 
 def test_unknown_option_is_one_line_error(run_module):

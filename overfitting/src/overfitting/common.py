@@ -58,6 +58,13 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out} exists and is not a folder")
+    # The folder is created only when results are written (so bad input leaves nothing behind):
+    # check now that it can be, rather than fail with a traceback after minutes of work.
+    parent = args.out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {args.out} cannot be created: {parent} is not a writable folder")
     for name, value in vars(args).items():
         if name in {"seed", "full", "out"}:
             continue
