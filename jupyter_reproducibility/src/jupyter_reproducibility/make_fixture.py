@@ -102,6 +102,7 @@ def write_notebook_atomic(nb: nbformat.NotebookNode, path: Path) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             nbformat.write(nb, f)
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private; results are for sharing
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
