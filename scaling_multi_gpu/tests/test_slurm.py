@@ -69,6 +69,8 @@ def test_single_job_matches_a_direct_run(slurm_jobs, tmp_path):
         "scaling_multi_gpu.train",
         "--strategy",
         "single",
+        "--device",
+        "cpu",  # as the job script: on a GPU machine "auto" would train on the GPU instead
         "--out",
         str(direct),
         *STEPS,

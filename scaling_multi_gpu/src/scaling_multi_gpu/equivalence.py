@@ -155,6 +155,8 @@ def run_equivalence(
     out: Path, nproc: int = 2, steps: int = 30, seed: int = 0, figure: Path | None = None
 ) -> list[dict[str, Any]]:
     """Train the reference and the distributed variants into `out`, compare, write a summary."""
+    if steps < 1:
+        raise UsageError("--steps must be positive")
     base = replace(TrainConfig(), steps=steps, seed=seed)
     train_single_reference(out, base)
     launch(nproc, DISTRIBUTED_VARIANTS, out, launch_args(steps, seed))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import os
 import resource
@@ -185,6 +186,12 @@ def wrap_deepspeed(model: nn.Module, optimizer, cfg: TrainConfig, d: Dist, local
     os.environ["PATH"] = os.pathsep.join(
         [str(Path(sys.executable).parent), os.environ.get("PATH", "")]
     )
+    # For the same reason, one build folder per environment: two environments (a checkout and a
+    # copy of it, or two projects) sharing ~/.cache/torch_extensions rebuild it for each other.
+    if "TORCH_EXTENSIONS_DIR" not in os.environ:
+        env_id = hashlib.sha256(sys.prefix.encode()).hexdigest()[:10]
+        cache = Path.home() / ".cache" / "torch_extensions" / f"env-{env_id}"
+        os.environ["TORCH_EXTENSIONS_DIR"] = str(cache)
     import deepspeed
 
     deepspeed.utils.logger.setLevel(logging.WARNING)
@@ -303,7 +310,13 @@ def train_one(
     seed_everything(cfg.seed, cfg.deterministic)
     if d.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(d.device)
+    # A download must happen once: rank 0 fetches CIFAR-100 while the others wait, then they read it.
+    download_first = cfg.data == "cifar100" and d.backend is not None
+    if download_first and d.rank != 0:
+        dist.barrier()
     train_set, test_set = make_datasets(cfg)
+    if download_first and d.rank == 0:
+        dist.barrier()
     model = build_model(cfg.model, cfg.num_classes, cfg.image_size, cfg.seed)
     flops_per_sample = model_flops_per_sample(model, cfg)
     module, optimizer, engine = wrap_model(model, cfg, d, local_batch)
@@ -377,7 +390,7 @@ def train_one(
         peak = peak_tflops(
             torch.cuda.get_device_name(d.device), "bf16" if cfg.precision == "bf16" else "fp32"
         )
-        metrics["mfu"] = round(achieved / peak, 4) if peak else None
+        metrics["mfu"] = round(achieved / peak, 6) if peak else None  # tiny for the small CNN
 
     result = {
         "variant": cfg.variant,
@@ -418,7 +431,7 @@ def train_one(
 
 def summary_line(cfg: TrainConfig, m: dict[str, Any], sha: str) -> str:
     mfu = (
-        f", {m['achieved_tflops_per_device']:.2f} TFLOP/s/device, MFU {m['mfu']:.1%}"
+        f", {m['achieved_tflops_per_device']:.2f} TFLOP/s/device, MFU {m['mfu']:.2%}"
         if m["mfu"] is not None
         else ""
     )
