@@ -78,6 +78,18 @@ def mlflow_server(request):
 
 
 @pytest.fixture(scope="session")
+def artifacts() -> set[str]:
+    """The files every run must leave, named here (not imported from the code under test)."""
+    return {
+        "training_curve.png",
+        "model_summary.txt",
+        "model.safetensors",
+        "history.json",
+        "run.json",
+    }
+
+
+@pytest.fixture(scope="session")
 def secrets() -> dict[str, str]:
     return dict(SECRETS)
 

@@ -10,13 +10,6 @@ from model_tracking.readback import read_mlflow_run, read_tensorboard, read_wand
 from model_tracking.train import EPOCH_METRICS
 from safetensors.torch import load_file
 
-ARTIFACTS = {
-    "training_curve.png",
-    "model_summary.txt",
-    "model.safetensors",
-    "history.json",
-    "run.json",
-}
 PROVENANCE = (
     "git_commit",
     "git_dirty",
@@ -50,7 +43,7 @@ def mlflow_record(cli_run, tracking_uri):
     return read_mlflow_run(tracking_uri, run_id)
 
 
-def test_mlflow_params_tags_metrics_artifacts(cli_run, mlflow_record):
+def test_mlflow_params_tags_metrics_artifacts(cli_run, mlflow_record, artifacts):
     receipt, history = cli_run["receipt"], cli_run["history"]
     # MLflow stores params as strings: compare the string forms.
     assert mlflow_record["params"] == {k: str(v) for k, v in hyperparameters(receipt).items()}
@@ -61,7 +54,7 @@ def test_mlflow_params_tags_metrics_artifacts(cli_run, mlflow_record):
         assert mlflow_record["metrics"][key] == history[key]  # float64 in sqlite: exact
         assert mlflow_record["steps"][key] == epochs  # each value at its own epoch
     assert mlflow_record["metrics"]["test_accuracy"] == [receipt["metrics"]["test_accuracy"]]
-    assert set(mlflow_record["artifacts"]) >= ARTIFACTS
+    assert set(mlflow_record["artifacts"]) >= artifacts
 
 
 def test_mlflow_logged_model_has_signature_and_predicts_identically(cli_run, tracking_uri):
@@ -91,7 +84,7 @@ def test_mlflow_logged_model_has_signature_and_predicts_identically(cli_run, tra
 # ---------------------------------------------------------------------------------- TensorBoard
 
 
-def test_tensorboard_event_files(cli_run):
+def test_tensorboard_event_files(cli_run, artifacts):
     receipt, history = cli_run["receipt"], cli_run["history"]
     logdir = cli_run["out"] / receipt["config"]["tracked_in"]["tensorboard"]["logdir"]
     record = read_tensorboard(logdir)
@@ -103,13 +96,13 @@ def test_tensorboard_event_files(cli_run):
     provenance = record["texts"]["provenance/text_summary"]
     assert all(value in provenance for value in expected_tags(receipt).values())
     assert "training_curve" in record["images"] and record["has_graph"]
-    assert {p.name for p in logdir.iterdir()} >= ARTIFACTS
+    assert {p.name for p in logdir.iterdir()} >= artifacts
 
 
 # ---------------------------------------------------------------------------------- W&B offline
 
 
-def test_wandb_offline_run_files(cli_run):
+def test_wandb_offline_run_files(cli_run, artifacts):
     receipt, history = cli_run["receipt"], cli_run["history"]
     record = read_wandb_offline(cli_run["out"] / "wandb")
     assert record["run_dir"].name.startswith("offline-run-")
@@ -121,7 +114,7 @@ def test_wandb_offline_run_files(cli_run):
         assert record["history"][key] == history[key]  # JSON round trip: exact
     assert record["history"]["_step"] == list(range(1, len(history["train_loss"]) + 1))
     assert record["summary"]["test_accuracy"] == receipt["metrics"]["test_accuracy"]
-    assert set(record["files"]) >= ARTIFACTS
+    assert set(record["files"]) >= artifacts
 
 
 # ---------------------------------------------------------------------------------- all of them

@@ -69,8 +69,14 @@ def test_best_seed_overstates_the_mean(lottery):
 def test_paired_comparison_gives_an_interval(lottery):
     m = lottery["metrics"]
     assert m["paired_ci95_low"] < m["paired_B_minus_A"] < m["paired_ci95_high"]
-    # The cherry-picked seed always looks better for B than the paired mean does.
-    assert m["cherry_picked_B_minus_A"] > m["paired_B_minus_A"]
+    # The numbers come from the per-seed scores, not from somewhere else.
+    diff = lottery["scores"][:, 1] - lottery["scores"][:, 0]
+    assert m["paired_B_minus_A"] == pytest.approx(diff.mean())
+    assert m["cherry_picked_B_minus_A"] == pytest.approx(diff.max())
+    # The lesson: the one seed a cherry-picker reports lies outside the interval the paired
+    # comparison supports (measured on this 4 x 4 + 8 setting: above the upper bound for seeds
+    # 0-5, by 0.0002-0.012; this test uses seed 0, margin 0.0014, and is deterministic).
+    assert m["cherry_picked_B_minus_A"] > m["paired_ci95_high"]
 
 
 def test_reported_best_of_n_is_the_amount_measured_on_the_grid(lottery):

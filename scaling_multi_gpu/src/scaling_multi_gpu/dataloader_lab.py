@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from scaling_multi_gpu.cli import UsageError, run_cli
+from scaling_multi_gpu.plots import save_figure
 
 CROP = 80
 BLUR = torch.full(
@@ -168,11 +169,7 @@ def plot(results: list[tuple[Setting, float]], path: Path) -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     ax.set_title(f"DataLoader settings on {os.cpu_count()} CPU cores (load average {load:.1f})")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

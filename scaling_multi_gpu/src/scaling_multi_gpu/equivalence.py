@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from scaling_multi_gpu.cli import UsageError, run_cli
+from scaling_multi_gpu.plots import save_figure
 from scaling_multi_gpu.train import Dist, TrainConfig, parse_variants, train_one
 
 DISTRIBUTED_VARIANTS = "ddp,fsdp,zero1,zero2,zero3,ddp:sum"
@@ -139,11 +140,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     ax.set_title("2 gloo processes vs 1 process, same seed and global batch")
     ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)
 
 
 def launch_args(steps: int, seed: int) -> list[str]:

@@ -10,11 +10,11 @@ Activations, buffers and fragmentation come on top - this is the floor, not the 
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from scaling_multi_gpu.cli import UsageError, run_cli
+from scaling_multi_gpu.plots import save_figure
 
 PARAM_BYTES = 2  # fp16/bf16 parameters
 GRAD_BYTES = 2  # fp16/bf16 gradients
@@ -106,11 +106,7 @@ def plot(
     ax.set_title(f"{params / 1e9:g}B parameters, mixed-precision Adam, {gpus} GPUs")
     ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:
