@@ -13,6 +13,8 @@ from conftest import EXAMPLE, copy_example, needs_uv, run_module
 from environments.export import expected_exports
 from environments.sync_check import check, lock_versions_and_hashes
 
+pytestmark = needs_uv  # the stale-lock part of the check asks `uv lock --check`
+
 
 def test_committed_files_are_in_sync():
     assert check(EXAMPLE) == []
@@ -55,6 +57,48 @@ def test_stale_lock_is_caught(tmp_path):
     pyproject = project / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('"numpy>=2.0"', '"numpy>=2.1"'))
     assert any(p.startswith("uv.lock: stale") for p in check(project))
+
+
+def test_extras_and_markers_are_understood(tmp_path):
+    """Extras and markers are ordinary requirement syntax; a regex parser called these stale or
+    missing. pyproject declares both, uv relocks (offline), and a pip-compile-style line with
+    extras and a marker stands in requirements.txt: all of it agrees with the lock."""
+    project = copy_example(tmp_path / "p")
+    pyproject = project / "pyproject.toml"
+    declared = '"numpy>=2.0", "scikit-learn>=1.6"'
+    assert declared in pyproject.read_text(), "the fixture edit did not apply"
+    with_extras = "\"numpy>=2.0,<3; python_version >= '3.11'\", \"scikit-learn[install] >= 1.6\""
+    pyproject.write_text(pyproject.read_text().replace(declared, with_extras))
+    relock = subprocess.run(
+        [shutil.which("uv"), "lock", "--offline", "--quiet"],
+        cwd=project,
+        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+        capture_output=True,
+        text=True,
+    )
+    assert relock.returncode == 0, relock.stderr
+    requirements = project / "requirements.txt"
+    edited, n = re.subn(
+        r"^scikit-learn==(\S+) \\",
+        r"scikit-learn[install]==\1 ; python_full_version >= '3.11' \\",
+        requirements.read_text(),
+        flags=re.M,
+    )
+    assert n == 1, "the fixture edit did not apply"
+    requirements.write_text(edited)
+    assert check(project) == []
+    # ... and the parser still sees the version behind the extras: a wrong one is named.
+    requirements.write_text(edited.replace("scikit-learn[install]==", "scikit-learn[install]==0.1+"))
+    assert any(p.startswith("requirements.txt: scikit-learn is 0.1+") for p in check(project))
+
+
+def test_unpinned_requirement_is_one_error_line(tmp_path):
+    project = copy_example(tmp_path / "p")
+    requirements = project / "requirements.txt"
+    requirements.write_text(re.sub(r"^numpy==", "numpy>=", requirements.read_text(), flags=re.M))
+    done = run_module("environments.sync_check", "--project", str(project))
+    assert done.returncode == 2 and "numpy" in done.stderr and "not pinned" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_missing_export_is_one_error_line(tmp_path):

@@ -95,7 +95,7 @@ def uv_binary() -> str:
 def uv_export(project: Path, fmt: str) -> str:
     """The text `uv export --format <fmt>` writes for the project's lock (no dev tools, no project)."""
     cmd = [uv_binary(), "export", *EXPORT_FLAGS, "--format", fmt]
-    done = subprocess.run(cmd, cwd=project, capture_output=True, text=True, env=_uv_env())
+    done = subprocess.run(cmd, cwd=project, capture_output=True, text=True, env=uv_env())
     if done.returncode != 0:
         # uv explains over several lines (with a caret diagram); keep its first two for one line.
         why = "; ".join([line.strip() for line in done.stderr.splitlines() if line.strip()][:2])
@@ -103,7 +103,7 @@ def uv_export(project: Path, fmt: str) -> str:
     return done.stdout
 
 
-def _uv_env() -> dict[str, str]:
+def uv_env() -> dict[str, str]:
     """Environment for uv acting on another project: forget the virtual env we run in."""
     env = {
         k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}

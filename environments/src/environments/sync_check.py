@@ -3,19 +3,30 @@
 uv.lock is the truth. requirements.txt (pip), pylock.toml (PEP 751) and environment.yml (conda)
 are copies for other tools, and a copy edited by hand drifts silently. This check names every
 package whose version (or hash) in a copy differs from the lock; exit 1 when any does.
+Requirement lines are parsed with `packaging` (pip's own parser); whether the lock is stale is
+asked of uv itself (`uv lock --check`), the one tool that knows how it recorded the requirements.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
 import yaml
+from packaging.requirements import InvalidRequirement, Requirement
 
-from environments.export import CONDA_TO_PYPI, locked_packages, project_name, read_lock
+from environments.export import (
+    CONDA_TO_PYPI,
+    locked_packages,
+    project_name,
+    read_lock,
+    uv_binary,
+    uv_env,
+)
 from environments.paths import EXAMPLE_PROJECT, UsageError
 
 Versions = dict[str, str]  # package name -> version
@@ -38,17 +49,38 @@ def lock_versions_and_hashes(project: Path) -> tuple[Versions, Hashes]:
 
 
 def requirements_txt(path: Path) -> tuple[Versions, Hashes]:
-    """Parse `name==version ; marker --hash=...` entries (backslash continuations joined)."""
-    text = re.sub(r"\\\n", " ", path.read_text())
+    """Parse pip's `name[extras]==version ; marker --hash=...` entries with `packaging`.
+
+    A regex over these lines is wrong as soon as a line has extras (`scikit-learn[install]==...`)
+    or an unusual spacing; `packaging` is the parser pip itself uses.
+    """
+    text = re.sub(r"\\\n", " ", path.read_text())  # join backslash continuations
     versions: Versions = {}
     hashes: Hashes = {}
     for line in text.splitlines():
-        match = re.match(r"^([A-Za-z0-9._-]+)\s*==\s*([^\s;]+)", line)
-        if match:
-            name = normalize(match[1])
-            versions[name] = match[2]
-            hashes[name] = set(re.findall(r"--hash=(sha256:[0-9a-f]{64})", line))
+        line = line.split(" #", 1)[0].strip()  # drop `# via ...` comments
+        if not line or line.startswith(("#", "-")):
+            continue  # comments and pip options (`-e`, `--index-url`)
+        found = set(re.findall(r"--hash=(sha256:[0-9a-f]{64})", line))
+        requirement = parse_requirement(line.split(" --", 1)[0], path.name)
+        versions[normalize(requirement.name)] = pinned_version(requirement, path.name)
+        hashes[normalize(requirement.name)] = found
     return versions, hashes
+
+
+def parse_requirement(text: str, source: str) -> Requirement:
+    try:
+        return Requirement(text)
+    except InvalidRequirement as exc:
+        raise UsageError(f"{source}: cannot parse requirement {text!r}: {exc}") from None
+
+
+def pinned_version(requirement: Requirement, source: str) -> str:
+    """The version of an exact `==` pin; anything looser is not a copy of a lock."""
+    pins = [s.version for s in requirement.specifier if s.operator in {"==", "==="}]
+    if len(pins) != 1 or "*" in pins[0]:
+        raise UsageError(f"{source}: {requirement} is not pinned to one version (`==`)")
+    return pins[0]
 
 
 def pylock_toml(path: Path) -> tuple[Versions, Hashes]:
@@ -66,12 +98,18 @@ def pylock_toml(path: Path) -> tuple[Versions, Hashes]:
 
 
 def environment_yml(path: Path) -> Versions:
-    """conda `name=version` (or `==`) entries, mapped back to PyPI names; python and pip skipped."""
+    """conda `name=version` (or `==`) entries, mapped back to PyPI names; python and pip skipped.
+
+    Entries of a nested `pip:` list are PyPI requirements and are parsed as such.
+    """
     spec = yaml.safe_load(path.read_text()) or {}
     versions: Versions = {}
     for dep in spec.get("dependencies", []):
-        if not isinstance(dep, str):
-            continue  # a nested `pip:` list; this project keeps everything on conda-forge
+        if isinstance(dep, dict):
+            for line in dep.get("pip", []):
+                requirement = parse_requirement(line, f"{path.name} (pip:)")
+                versions[normalize(requirement.name)] = pinned_version(requirement, path.name)
+            continue
         match = re.match(r"^([A-Za-z0-9._-]+)\s*={1,2}\s*([^\s=]+)", dep)
         name = normalize(match[1] if match else dep.split()[0])
         if name in {"python", "pip"}:
@@ -104,21 +142,18 @@ def compare_hashes(source: str, locked: Hashes, found: Hashes) -> list[str]:
 
 
 def lock_matches_pyproject(project: Path) -> list[str]:
-    """uv.lock records the requirements it was resolved from; they must equal pyproject's."""
-    declared = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
-    me = next(p for p in read_lock(project)["package"] if p["name"] == project_name(project))
-    recorded = me.get("metadata", {}).get("requires-dist", [])
-    in_lock = {normalize(r["name"]) + r.get("specifier", "") for r in recorded}
-    in_pyproject = set()
-    for requirement in declared:
-        name, specifier = re.match(r"^\s*([A-Za-z0-9._-]+)([^;]*)", requirement).groups()
-        in_pyproject.add(normalize(name) + re.sub(r"\s+", "", specifier))
-    if in_lock != in_pyproject:
-        return [
-            f"uv.lock: stale, resolved from {sorted(in_lock)} but pyproject.toml declares "
-            f"{sorted(in_pyproject)} (run `uv lock`)"
-        ]
-    return []
+    """Was uv.lock resolved from this pyproject.toml? That is exactly `uv lock --check`.
+
+    uv rewrites requirements when it records them (`python_version >= '3.11'` becomes
+    `python_full_version >= '3.11'`), so comparing the text ourselves gives false alarms: ask uv.
+    Offline, it answers from the lock and its cache without contacting an index.
+    """
+    cmd = [uv_binary(), "lock", "--check", "--offline", "--quiet"]
+    done = subprocess.run(cmd, cwd=project, capture_output=True, text=True, env=uv_env())
+    if done.returncode == 0:
+        return []
+    why = next((line.strip() for line in done.stderr.splitlines() if line.strip()), "no message")
+    return [f"uv.lock: stale, `uv lock --check` says: {why} (run `uv lock`)"]
 
 
 def check(project: Path = EXAMPLE_PROJECT) -> list[str]:
