@@ -2,9 +2,12 @@
 
 marimo knows which cell defines and which cells read every variable. It refuses a variable
 defined in two cells (`marimo check` reports it; see fixtures/marimo_redefinition.py), and when
-a cell changes it re-runs the cells that depend on it. The file is also a plain Python script:
+a cell or a UI value changes it re-runs the cells that depend on it. Move the slider for
+experiment 1's `C` and experiment 1's accuracy and the table change, without you running them.
+The file is also a plain Python script:
 
     uv run marimo edit notebooks/experiments_marimo.py   # the reactive editor
+    uv run marimo run notebooks/experiments_marimo.py    # the same, as an app
     uv run python notebooks/experiments_marimo.py        # runs every cell once, in dependency order
     uv run marimo check notebooks/experiments_marimo.py  # lint: no redefinitions, no cycles
 """
@@ -17,16 +20,22 @@ app = marimo.App()
 
 @app.cell
 def _():
+    import marimo as mo
+
     from jupyter_reproducibility.experiments import load_digits_split, train_and_score
 
     X_train, X_test, y_train, y_test = load_digits_split(seed=0)
-    return X_test, X_train, train_and_score, y_test, y_train
+    return X_test, X_train, mo, train_and_score, y_test, y_train
 
 
 @app.cell
-def _():
+def _(mo):
     # Each experiment names its own parameter: one name, one defining cell, one value.
-    C_experiment_1 = 0.001  # strong regularisation
+    # Experiment 1's C is a slider: moving it re-runs every cell that reads it.
+    C_experiment_1 = mo.ui.slider(
+        steps=[0.001, 0.01, 0.1, 1.0], value=0.001, label="C, experiment 1", show_value=True
+    )
+    C_experiment_1
     return (C_experiment_1,)
 
 
@@ -38,7 +47,7 @@ def _():
 
 @app.cell
 def _(C_experiment_1, X_test, X_train, train_and_score, y_test, y_train):
-    accuracy_1 = train_and_score(X_train, y_train, X_test, y_test, C=C_experiment_1)
+    accuracy_1 = train_and_score(X_train, y_train, X_test, y_test, C=C_experiment_1.value)
     print(f"experiment 1: test accuracy {accuracy_1:.3f}")
     return (accuracy_1,)
 
@@ -51,11 +60,17 @@ def _(C_experiment_2, X_test, X_train, train_and_score, y_test, y_train):
 
 
 @app.cell
-def _(C_experiment_1, C_experiment_2, accuracy_1, accuracy_2):
+def _(C_experiment_1, C_experiment_2, accuracy_1, accuracy_2, mo):
     # The table reads the parameters instead of retyping them, so it cannot go stale either.
-    print("experiment | C     | test accuracy")
-    print(f"1          | {C_experiment_1:<5} | {accuracy_1:.3f}")
-    print(f"2          | {C_experiment_2:<5} | {accuracy_2:.3f}")
+    table = "\n".join(
+        [
+            "experiment | C     | test accuracy",
+            f"1          | {C_experiment_1.value:<5} | {accuracy_1:.3f}",
+            f"2          | {C_experiment_2:<5} | {accuracy_2:.3f}",
+        ]
+    )
+    print(table)  # what `python experiments_marimo.py` shows
+    mo.plain_text(table)  # the cell's output in the app: it changes when the slider moves
     return
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import FIXTURES, NOTEBOOKS, run_module
+from conftest import FIXTURES, NOTEBOOKS, TOPIC, run_module
 from jupyter_reproducibility.experiments import C_EXPERIMENT_1, C_EXPERIMENT_2, expected_accuracy
+from marimo_session import MarimoApp, ui_element_id
 
 MARIMO_NOTEBOOK = NOTEBOOKS / "experiments_marimo.py"
 BROKEN = FIXTURES / "marimo_redefinition.py"
@@ -49,15 +49,24 @@ def test_the_broken_variant_refuses_to_run_as_a_script() -> None:
     assert "experiment 1" not in result.stdout  # refused before any cell ran
 
 
-def load_app():
-    spec = importlib.util.spec_from_file_location("experiments_marimo", MARIMO_NOTEBOOK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.app
+def test_moving_the_slider_reruns_its_dependants_and_only_them() -> None:
+    """Reactivity in a running app: one UI change, no run request, and the table updates itself.
 
+    A parameterised script re-run with a new value would also print the new number; what it
+    cannot do is re-run *by itself*, and only the cells that read the changed value.
+    """
+    acc_1, acc_2 = expected_accuracy(C_EXPERIMENT_1), expected_accuracy(C_EXPERIMENT_2)
+    with MarimoApp(MARIMO_NOTEBOOK, cwd=TOPIC) as app:
+        slider_cell = app.cell("mo.ui.slider(")
+        experiment_1, experiment_2 = app.cell("accuracy_1 = "), app.cell("accuracy_2 = ")
+        table = app.cell('test accuracy"')
+        first = app.first_run.outputs
+        assert f"1          | 0.001 | {acc_1:.3f}" in first[table]
 
-def test_changing_a_parameter_recomputes_its_dependants() -> None:
-    """What the editor does on every edit: cells reading a changed name run again with it."""
-    _, defs = load_app().run(defs={"C_experiment_1": C_EXPERIMENT_2})
-    assert defs["accuracy_1"] == expected_accuracy(C_EXPERIMENT_2)  # recomputed, not stale
-    assert defs["accuracy_2"] == expected_accuracy(C_EXPERIMENT_2)
+        # Index 3 of the slider's steps [0.001, 0.01, 0.1, 1.0]: experiment 1 now uses C = 1.0.
+        after = app.set_ui_value(ui_element_id(first[slider_cell]), 3)
+
+    assert sorted(after.ran) == sorted([experiment_1, table])  # the dependants, nothing else
+    assert experiment_2 not in after.ran and slider_cell not in after.ran
+    assert f"1          | 1.0   | {acc_2:.3f}" in after.outputs[table]  # recomputed, not stale
+    assert f"2          | 1.0   | {acc_2:.3f}" in after.outputs[table]
