@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 
 import pytest
 import torch
@@ -19,12 +20,14 @@ from model_sharing.pickle_demo import (
 from model_sharing.receipt import weights_sha256
 from model_sharing.safetensors_tools import (
     describe,
+    HEADER_LIMIT,
     load_verified,
-    read_header,
+    peek_header,
     read_one_tensor,
     verify_folder,
 )
 from model_sharing.safetensors_tools import main as inspect_main
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 
@@ -58,7 +61,7 @@ def test_run_demo_reports_the_same_story(tmp_path):
 
 def test_header_is_plain_json_naming_every_tensor(tmp_path, small_model):
     path = save_as_safetensors(small_model, tmp_path / "m.safetensors")
-    header = read_header(path)
+    header = peek_header(path)
     assert header["__metadata__"] == {"format": "pt", "source": "pickle_demo"}
     rows = {r["name"]: r for r in describe(path)}
     assert set(rows) == set(small_model.state_dict())
@@ -105,30 +108,55 @@ def _drop_offsets(header):
 
 
 @pytest.mark.parametrize(
-    ("edit", "message"),
+    ("edit", "library_message"),
     [
-        (_shrink_one_tensor, "tampered header: net.0.bias claims 252 bytes"),
-        (_drop_offsets, "tampered header entry for 'net.0.bias'"),
-        (lambda header: list(header), "tampered header: a JSON object was expected"),
+        (_shrink_one_tensor, "invalid shape, data type, or offset for tensor"),
+        (_drop_offsets, "missing field `data_offsets`"),
+        (lambda header: list(header), "invalid type: sequence"),
     ],
 )
-def test_tampered_header_is_rejected(folder_copy, edit, message):
+def test_tampered_header_is_rejected_by_the_library(folder_copy, edit, library_message):
     path = folder_copy / "model.safetensors"
     _with_header(path, edit)
-    with pytest.raises(ShareError, match=message):
+    with pytest.raises(ShareError, match=re.escape(library_message)) as err:
         load_verified(path)
+    # the check is the library's: our error only wraps the SafetensorError it raised
+    assert isinstance(err.value.__cause__, SafetensorError)
     proc = run_python("-m", "model_sharing.safetensors_tools", str(path))
     assert proc.returncode == 2 and proc.stdout == ""  # nothing printed from a bad header
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "tampered" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and library_message in lines[0]
 
 
-@pytest.mark.parametrize("keep", [0, 5, 40, 300, 19_000])
-def test_truncated_file_is_rejected(folder_copy, keep):
+@pytest.mark.parametrize(
+    ("keep", "library_message"),
+    [
+        (0, "header too small"),
+        (5, "header too small"),
+        (40, "invalid header length"),
+        (100, "invalid header length"),
+        (19_000, "incomplete metadata, file not fully covered"),
+    ],
+)
+def test_truncated_file_is_rejected_by_the_library(folder_copy, keep, library_message):
     path = folder_copy / "model.safetensors"
     path.write_bytes(path.read_bytes()[:keep])
-    with pytest.raises(ShareError, match="truncated"):
+    with pytest.raises(ShareError, match=library_message) as err:
         load_verified(path)
+    assert isinstance(err.value.__cause__, SafetensorError)
+
+
+def test_header_cap_is_the_one_the_library_enforces(tmp_path):
+    """HEADER_LIMIT is the format's cap: the library calls one byte more 'too large'."""
+    at_cap, over_cap = tmp_path / "at.safetensors", tmp_path / "over.safetensors"
+    at_cap.write_bytes(HEADER_LIMIT.to_bytes(8, "little"))
+    over_cap.write_bytes((HEADER_LIMIT + 1).to_bytes(8, "little"))
+    with pytest.raises(SafetensorError, match="invalid header length"):  # allowed, but missing
+        load_file(str(at_cap))
+    with pytest.raises(SafetensorError, match="header too large"):
+        load_file(str(over_cap))
+    with pytest.raises(ShareError, match="exceeds the format's cap"):
+        peek_header(over_cap)
 
 
 def test_corrupted_header_is_rejected(folder_copy):
@@ -136,8 +164,10 @@ def test_corrupted_header_is_rejected(folder_copy):
     data = bytearray(path.read_bytes())
     data[9] = 0xFF  # inside the JSON header: no longer valid UTF-8 / JSON
     path.write_bytes(bytes(data))
-    with pytest.raises(ShareError, match="corrupted JSON header"):
-        read_header(path)
+    with pytest.raises(ShareError, match="invalid UTF-8 in header"):
+        load_verified(path)
+    with pytest.raises(ShareError, match="the header is not JSON"):
+        peek_header(path)
 
 
 def test_modified_tensor_bytes_are_caught_by_the_hash_not_the_format(folder_copy):
@@ -156,7 +186,7 @@ def test_cli_reports_a_truncated_file_in_one_line(folder_copy):
     proc = run_python("-m", "model_sharing.safetensors_tools", str(path))
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "truncated" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "not fully covered" in lines[0]
 
 
 def test_cli_inspects_and_verifies(digits_folder, capsys):

@@ -10,17 +10,17 @@ import matplotlib
 matplotlib.use("Agg")  # files only; works on a login node without a display
 import matplotlib.pyplot as plt  # noqa: E402
 
-from model_sharing.safetensors_tools import describe, read_header  # noqa: E402
+from model_sharing.safetensors_tools import describe  # noqa: E402
 
 
 def plot_safetensors_layout(path: Path, png: Path) -> Path:
     """One bar = the file: 8-byte length, JSON header, then each tensor's raw bytes in order."""
     path = Path(path)
-    read_header(path)  # clear error for a broken file
+    rows = describe(path)  # the library validates the file first
     with path.open("rb") as f:
         header_len = int.from_bytes(f.read(8), "little")
     segments = [("length", 8), ("JSON header", header_len)]
-    segments += [(r["name"], r["offsets"][1] - r["offsets"][0]) for r in describe(path)]
+    segments += [(r["name"], r["offsets"][1] - r["offsets"][0]) for r in rows]
     segments.sort(key=lambda s: s[0] not in ("length", "JSON header"))
     fig, ax = plt.subplots(figsize=(9, 3.0))
     start = 0
