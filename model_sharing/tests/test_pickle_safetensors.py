@@ -19,8 +19,8 @@ from model_sharing.pickle_demo import (
 )
 from model_sharing.receipt import weights_sha256
 from model_sharing.safetensors_tools import (
-    describe,
     HEADER_LIMIT,
+    describe,
     load_verified,
     peek_header,
     read_one_tensor,
