@@ -2,6 +2,7 @@
 # Run the example project inside its container on a Slurm cluster, and fingerprint the
 # environment the job really saw. Untested here (no Slurm, no Apptainer). Submit from environments/:
 #   sbatch scripts/slurm_apptainer.sh example_project/digits-baseline-uv.sif
+# Either image works: the uv one or example_project/digits-baseline-conda.sif.
 #SBATCH --job-name=digits-baseline
 #SBATCH --time=00:10:00
 #SBATCH --cpus-per-task=4
@@ -18,12 +19,17 @@ export OMP_NUM_THREADS="${SLURM_CPUS_PER_TASK:-1}"
 # --nv:       bind the host's NVIDIA driver and libraries (harmless on a CPU node: a warning)
 # --cleanenv: do not leak the host's PYTHONPATH, conda or module variables into the container
 # --env:      pass back in only what we decided to pass
-run() { apptainer exec --nv --cleanenv --env OMP_NUM_THREADS="$OMP_NUM_THREADS" "$@"; }
+flags=(--nv --cleanenv --env "OMP_NUM_THREADS=$OMP_NUM_THREADS")
 
-run "$image" digits-baseline --seed 0
+# `apptainer run` starts the image's own %runscript. Both recipes have one; only the uv image
+# installs the `digits-baseline` command (the conda image runs `python -m digits_baseline.train`).
+apptainer run "${flags[@]}" "$image" --seed 0
 
 # The fingerprint from *inside* the container: bind this topic's code read-only and run env-info
-# with the container's Python (it needs only numpy, which the image has).
+# with the container's Python (it needs numpy and threadpoolctl, which both images have).
+# --lock: both images hold, at /opt/app/uv.lock, the lock they were built from; without it the
+# record would hash a uv.lock next to the bound code, which is not there (a null hash).
 mkdir -p outputs
-run --bind "$PWD/src:/opt/envtools:ro" --env PYTHONPATH=/opt/envtools "$image" \
-    python -m environments.envinfo --no-torch --out "outputs/envinfo-${SLURM_JOB_ID:-local}.json"
+apptainer exec "${flags[@]}" --bind "$PWD/src:/opt/envtools:ro" --env PYTHONPATH=/opt/envtools \
+    "$image" python -m environments.envinfo --no-torch --lock /opt/app/uv.lock \
+    --out "outputs/envinfo-${SLURM_JOB_ID:-local}.json"

@@ -56,6 +56,27 @@ def copy_example(dest: Path) -> Path:
     return dest
 
 
+@pytest.fixture(scope="session")
+def locked_example_env(tmp_path_factory) -> Path:
+    """The example project's environment built from its uv.lock alone (offline, from uv's
+    cache): what the container images hold. Its python, or a skip that says why not."""
+    from environments.paths import UsageError
+    from environments.undeclared import build_locked_env, copy_project
+
+    if shutil.which("uv") is None:
+        pytest.skip("needs the uv binary on PATH")
+    project = copy_project(EXAMPLE, tmp_path_factory.mktemp("locked-example"))
+    try:
+        return build_locked_env(project)
+    except UsageError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(
+            f"uv's cache lacks a wheel of example_project/uv.lock ({exc}); `uv sync` in this "
+            "topic with Python 3.11 fills it, or run `uv sync` once in example_project/"
+        )
+
+
 def run_module(module: str, *args: str, env: dict | None = None, cwd: Path | None = None):
     """Run `python -m <module> ...` as a learner would, with the current interpreter."""
     import subprocess

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import copy
-import importlib.metadata
+import hashlib
 import json
+import os
 import re
+import shutil
+import subprocess
 import sys
+import tomllib
 
+import numpy
 import pytest
-from conftest import run_module
+from conftest import EXAMPLE, SRC, TOPIC, needs_uv, run_module
 from environments.envdiff import diff_records
 from environments.envinfo import FIELDS, NUMERIC_ENV_VARS, collect
 
@@ -25,10 +30,41 @@ def test_record_has_documented_fields(record):
     assert tuple(record) == FIELDS == (*documented.split(), "packages")
     assert record["python"]["version"] == ".".join(map(str, sys.version_info[:3]))
     assert set(record["numeric_env"]) == set(NUMERIC_ENV_VARS)
-    assert record["packages"]["numpy"] == importlib.metadata.version("numpy")
-    assert re.fullmatch(r"[0-9a-f]{64}", record["lockfile"]["sha256"])
-    assert record["cpu"]["usable_cores"] >= 1
+    assert record["packages"]["numpy"] == numpy.__version__
+    # The lock hash, computed here from the file's bytes, not through the code under test.
+    assert (
+        record["lockfile"]["sha256"] == hashlib.sha256((TOPIC / "uv.lock").read_bytes()).hexdigest()
+    )
     assert any(lib.startswith("openblas") or "mkl" in lib for lib in record["blas"])
+
+
+@needs_uv
+def test_packages_are_what_uv_sees(record):
+    """Another reader of the same environment (uv, in Rust) lists the same distributions."""
+    done = subprocess.run(
+        [shutil.which("uv"), "pip", "list", "--format", "json", "--python", sys.executable],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"},
+    )
+    assert done.returncode == 0, done.stderr
+    listed = {
+        re.sub(r"[-_.]+", "-", p["name"]).lower(): p["version"] for p in json.loads(done.stdout)
+    }
+    assert record["packages"] == listed
+
+
+@pytest.mark.skipif(shutil.which("taskset") is None, reason="needs taskset (util-linux)")
+def test_usable_cores_follow_the_affinity_not_the_machine(tmp_path):
+    """Slurm and containers pin a job to some cores: the record must say 1 when given 1, while
+    still naming the machine's total. (`os.cpu_count()` alone would say the machine's.)"""
+    out = tmp_path / "env.json"
+    cmd = ["taskset", "-c", "0", sys.executable, "-m", "environments.envinfo", "--no-torch"]
+    done = subprocess.run([*cmd, "--out", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    cpu = json.loads(out.read_text())["cpu"]
+    assert cpu["usable_cores"] == 1
+    assert cpu["logical_cores"] == int(subprocess.check_output(["nproc", "--all"], text=True))
 
 
 def test_works_without_torch(monkeypatch):
@@ -38,11 +74,37 @@ def test_works_without_torch(monkeypatch):
 
 def test_cli_records_thread_variable(tmp_path):
     out = tmp_path / "env.json"
-    done = run_module(
-        "environments.envinfo", "--no-torch", "--out", str(out), env={"OMP_NUM_THREADS": "3"}
-    )
+    env = {"OMP_NUM_THREADS": "3", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    done = run_module("environments.envinfo", "--no-torch", "--out", str(out), env=env)
     assert done.returncode == 0, done.stderr
-    assert json.loads(out.read_text())["numeric_env"]["OMP_NUM_THREADS"] == "3"
+    record = json.loads(out.read_text())
+    assert record["numeric_env"]["OMP_NUM_THREADS"] == "3"
+    # ... and its effect: the BLAS numpy loaded really runs one thread (threadpoolctl asks it).
+    assert [lib["num_threads"] for lib in record["blas"].values()] == [1] * len(record["blas"])
+
+
+def test_record_inside_an_image_hashes_the_lock_it_was_built_from(locked_example_env, tmp_path):
+    """What scripts/slurm_apptainer.sh does in the container: the image's own Python (here the
+    example project's environment built from its lock), this topic's code bound in, `--lock`.
+    Without --lock the record looks for a uv.lock next to the bound code: none, a null hash."""
+    bound = tmp_path / "opt" / "envtools"
+    shutil.copytree(SRC / "environments", bound / "environments")
+    env = {"PYTHONPATH": str(bound), "PATH": os.environ["PATH"]}  # like --cleanenv
+    lock = EXAMPLE / "uv.lock"
+
+    def envinfo(*args: str) -> dict:
+        out = tmp_path / "env.json"
+        cmd = [str(locked_example_env), "-m", "environments.envinfo", "--no-torch", *args]
+        done = subprocess.run([*cmd, "--out", str(out)], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
+        return json.loads(out.read_text())
+
+    inside = envinfo("--lock", str(lock))
+    assert inside["lockfile"]["sha256"] == hashlib.sha256(lock.read_bytes()).hexdigest()
+    locked = {p["name"]: p["version"] for p in tomllib.loads(lock.read_text())["package"]}
+    assert inside["packages"]["numpy"] == locked["numpy"]
+    assert "deptry" not in inside["packages"]  # the image's environment, not this topic's
+    assert envinfo()["lockfile"]["sha256"] is None
 
 
 def test_identical_records_have_no_differences(record):

@@ -67,7 +67,7 @@ def test_extras_and_markers_are_understood(tmp_path):
     pyproject = project / "pyproject.toml"
     declared = '"numpy>=2.0", "scikit-learn>=1.6"'
     assert declared in pyproject.read_text(), "the fixture edit did not apply"
-    with_extras = "\"numpy>=2.0,<3; python_version >= '3.11'\", \"scikit-learn[install] >= 1.6\""
+    with_extras = '"numpy>=2.0,<3; python_version >= \'3.11\'", "scikit-learn[install] >= 1.6"'
     pyproject.write_text(pyproject.read_text().replace(declared, with_extras))
     relock = subprocess.run(
         [shutil.which("uv"), "lock", "--offline", "--quiet"],
@@ -88,7 +88,9 @@ def test_extras_and_markers_are_understood(tmp_path):
     requirements.write_text(edited)
     assert check(project) == []
     # ... and the parser still sees the version behind the extras: a wrong one is named.
-    requirements.write_text(edited.replace("scikit-learn[install]==", "scikit-learn[install]==0.1+"))
+    requirements.write_text(
+        edited.replace("scikit-learn[install]==", "scikit-learn[install]==0.1+")
+    )
     assert any(p.startswith("requirements.txt: scikit-learn is 0.1+") for p in check(project))
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from conftest import EXAMPLE, NO_NETWORK, run_module
 from environments.undeclared import (
@@ -27,15 +25,17 @@ def test_planted_imports_are_named(tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_works_here_and_fails_from_the_lock():
-    """ "Works on my machine": the planted script runs in this environment, not in the locked one."""
+def test_demo_works_here_and_fails_from_the_lock(locked_example_env):
+    """ "Works on my machine": the planted script runs in this environment, not in the locked one.
+
+    The locked environment is built offline from uv's cache (the fixture proves the cache can
+    build it, or skips saying which wheel is missing), so the demo must not skip that step."""
     done = run_module("environments.undeclared", env=NO_NETWORK)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "on my machine (this environment): exit 0" in done.stdout
-    # The locked environment is built offline from uv's cache, which `uv sync` of this topic
-    # filled with the same versions. Elsewhere (e.g. a container without a cache) it may skip.
-    if os.environ.get("CI") or "locked environment: skipped" not in done.stdout:
-        assert "No module named 'matplotlib'" in done.stdout
+    assert "locked environment: skipped" not in done.stdout, done.stdout
+    assert "in the environment built from uv.lock: exit 1" in done.stdout
+    assert "No module named 'matplotlib'" in done.stdout
     assert "undeclared: matplotlib, scipy" in done.stdout
 
 

@@ -104,6 +104,12 @@ def uv_rules(post: str, env: str, sources: list[str], text: str, context: Path) 
     syncs = [cmd for cmd in re.split(r"\n|&&|;", post) if re.search(r"\buv sync\b", cmd)]
     if not syncs or any("--locked" not in cmd for cmd in syncs):
         problems.append("does not always install with `uv sync --locked` (the lock may be ignored)")
+    installs = [cmd for cmd in syncs if "--no-install-project" not in cmd]
+    if any("--no-editable" not in cmd for cmd in installs):
+        problems.append(
+            "installs the project editable (add --no-editable): the image would run the code in"
+            " its source folder, which a bind mount can replace, instead of an installed copy"
+        )
     if "UV_NO_CACHE=1" not in env + post and "--no-cache" not in post:
         problems.append("leaves uv's download cache in the image (set UV_NO_CACHE=1)")
     if re.search(r"\bpip install\b", post):

@@ -80,23 +80,27 @@ def undeclared_modules(findings: list[dict]) -> list[str]:
     return sorted({f["module"] for f in findings if f["code"] in {"DEP001", "DEP003"}})
 
 
-def run_in_locked_env(project: Path, script: Path) -> subprocess.CompletedProcess | None:
-    """Run `script` in an environment built only from the project's uv.lock (offline, from cache).
+def build_locked_env(project: Path) -> Path:
+    """Build `project/.venv` from its uv.lock alone, offline, from uv's cache; return its python.
 
-    Returns None when uv or a cached wheel is missing: the demo then skips this step.
+    `uv sync` of this topic fills the cache with the same wheels (numpy, scikit-learn, ...), so
+    no index is needed. Raises UsageError naming uv's reason when a wheel is not cached.
     """
     uv = shutil.which("uv")
     if uv is None:
-        return None
+        raise UsageError("uv not found on PATH")
     env = {
         k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
     }
-    env.update(UV_OFFLINE="1", UV_PYTHON_DOWNLOADS="never")
-    sync = [uv, "sync", "--locked", "--no-install-project", "--python", sys.executable, "--quiet"]
-    if subprocess.run(sync, cwd=project, env=env, capture_output=True).returncode != 0:
-        return None
-    python = project / ".venv" / "bin" / "python"
-    return subprocess.run([str(python), str(script)], capture_output=True, text=True, cwd=project)
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    sync = [uv, "sync", "--locked", "--offline", "--no-dev", "--no-editable", "--quiet"]
+    done = subprocess.run(
+        [*sync, "--python", sys.executable], cwd=project, env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        why = next((line for line in done.stderr.splitlines() if line.strip()), "no message")
+        raise UsageError(f"`uv sync --locked --offline` could not build it: {why.strip()}")
+    return project / ".venv" / "bin" / "python"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,9 +120,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"3. on my machine (this environment): exit {mine.returncode}: {mine.stdout.strip()}"
             )
             if not args.no_locked_env:
-                locked = run_in_locked_env(project, script)
-                if locked is None:
-                    print("4. locked environment: skipped (uv or a cached wheel is missing)")
+                try:
+                    locked = subprocess.run(
+                        [str(build_locked_env(project)), str(script)],
+                        capture_output=True,
+                        text=True,
+                    )
+                except UsageError as exc:  # a wheel missing from uv's cache: say which and why
+                    print(f"4. locked environment: skipped: {exc}")
                 else:
                     last = (locked.stderr.strip().splitlines() or [""])[-1]
                     print(
