@@ -54,6 +54,7 @@ def test_cli_passes_on_committed_recipes():
         ),
         ("Dockerfile", "FROM python:3.11.11-slim-bookworm", "FROM python:latest", "not pinned"),
         ("apptainer-conda.def", "micromamba:2.0.5", "micromamba:latest", "not pinned"),
+        ("Dockerfile", "FROM python:3.11.11-slim-bookworm", "FROM python:3", "not pinned"),
         ("Dockerfile", "python:3.11.11-slim", "python:3.10.16-slim", "does not satisfy"),
         ("apptainer-uv.def", "-python3.11-", "-python3.10-", "does not satisfy"),
         ("Dockerfile", "USER 1000:1000", "USER root", "runs as root"),
@@ -95,6 +96,26 @@ def test_hadolint_catches_a_broken_dockerfile(tmp_path):
     broken.write_text((EXAMPLE / "Dockerfile").read_text().replace("USER 1000:1000", "USER app"))
     done = subprocess.run([hadolint, "--no-color", str(broken)], capture_output=True, text=True)
     assert done.returncode == 1 and "DL3066" in done.stdout
+
+
+COUNTER_EXAMPLE = EXAMPLE / "Dockerfile.unpinned"
+
+
+def test_counter_example_fails_our_check_by_name():
+    """The workshop-style unpinned install: a moving base tag, pip without pins, no lock, root."""
+    problems = "\n".join(check_recipe(COUNTER_EXAMPLE, EXAMPLE))
+    for expected in ("'python:3' is not pinned", "does not copy uv.lock", "`pip install`", "root"):
+        assert expected in problems, problems
+    done = run_module("environments.recipes", str(COUNTER_EXAMPLE))
+    assert done.returncode == 1 and "FAIL Dockerfile.unpinned" in done.stdout
+
+
+@needs_hadolint
+def test_hadolint_flags_the_unpinned_pip_install():
+    done = subprocess.run(
+        [hadolint, "--no-color", str(COUNTER_EXAMPLE)], capture_output=True, text=True
+    )
+    assert done.returncode == 1 and "DL3013" in done.stdout  # "Pin versions in pip"
 
 
 def apptainer_scripts() -> list[tuple[str, str]]:

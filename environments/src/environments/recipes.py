@@ -28,7 +28,8 @@ def base_image_problem(image: str) -> str | None:
     if DIGEST.search(image):
         return None
     tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
-    if not tag or tag == "latest" or not re.search(r"\d", tag):
+    # `latest`, `bookworm` or a bare major (`python:3`) move to a new release without notice.
+    if not re.search(r"\d+\.\d+", tag):
         return f"base image {image!r} is not pinned (use a version tag or @sha256 digest)"
     return None
 
@@ -110,7 +111,7 @@ def uv_rules(post: str, env: str, sources: list[str], text: str, context: Path) 
             "installs the project editable (add --no-editable): the image would run the code in"
             " its source folder, which a bind mount can replace, instead of an installed copy"
         )
-    if "UV_NO_CACHE=1" not in env + post and "--no-cache" not in post:
+    if syncs and "UV_NO_CACHE=1" not in env + post and "--no-cache" not in post:
         problems.append("leaves uv's download cache in the image (set UV_NO_CACHE=1)")
     if re.search(r"\bpip install\b", post):
         problems.append("uses `pip install` next to the lock (versions from outside uv.lock)")

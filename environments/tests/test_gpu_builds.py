@@ -1,0 +1,121 @@
+"""The three ways to get a CUDA (or CPU-only) torch: the example files parse and pin one build.
+
+Only PyPI is reachable where these tests run, so the uv-index and conda-forge files are checked
+statically; the PyPI route is the one this topic's own environment uses, and it is resolved here.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import TOPIC, needs_uv
+from packaging.requirements import Requirement
+
+GPU_BUILDS = TOPIC / "gpu_builds"
+UV_INDEX_EXAMPLES = ["uv-cpu", "uv-cuda"]
+
+
+def locked_torch() -> str:
+    """The torch version this topic's uv.lock resolved from PyPI (the one every topic uses)."""
+    lock = tomllib.loads((TOPIC / "uv.lock").read_text())
+    return next(p["version"] for p in lock["package"] if p["name"] == "torch")
+
+
+def pyproject(example: str) -> dict:
+    return tomllib.loads((GPU_BUILDS / example / "pyproject.toml").read_text())
+
+
+@pytest.mark.parametrize("example", ["pypi-default", *UV_INDEX_EXAMPLES])
+def test_example_pins_the_torch_this_repository_locks(example):
+    spec = pyproject(example)
+    assert spec["project"]["requires-python"] == ">=3.11"
+    (torch,) = [Requirement(r) for r in spec["project"]["dependencies"] if r.startswith("torch")]
+    assert str(torch.specifier) == f"=={locked_torch()}"
+
+
+@pytest.mark.parametrize("example", UV_INDEX_EXAMPLES)
+def test_uv_index_is_explicit_and_only_for_torch(example):
+    """explicit = true: only packages named in [tool.uv.sources] may come from that index."""
+    uv = pyproject(example)["tool"]["uv"]
+    (index,) = uv["index"]
+    assert index["explicit"] is True
+    assert index["url"].startswith("https://download.pytorch.org/whl/")
+    flavour = index["url"].rsplit("/", 1)[1]
+    assert flavour == "cpu" if example == "uv-cpu" else flavour.startswith("cu")
+    assert set(uv["sources"]) == {"torch"}
+    assert [source["index"] for source in uv["sources"]["torch"]] == [index["name"]]
+
+
+def test_pypi_default_uses_no_other_index():
+    assert "index" not in pyproject("pypi-default")["tool"]["uv"]
+
+
+def test_conda_forge_environment_pins_the_gpu_build():
+    spec = yaml.safe_load((GPU_BUILDS / "conda-forge" / "environment.yml").read_text())
+    assert spec["channels"] == ["conda-forge", "nodefaults"]  # never the defaults channel
+    pins = dict(dep.split("=", 1) for dep in spec["dependencies"])
+    assert pins["python"] == "3.11"
+    assert pins["pytorch-gpu"] == locked_torch()
+    major, minor = pins["cuda-version"].split(".")
+    assert major.isdigit() and minor.isdigit()
+    assert "pytorch" not in pins  # pytorch-gpu, not the CPU-or-GPU `pytorch` package
+
+
+def test_examples_are_not_topics_and_leave_the_lock_alone():
+    """The root runner takes top-level folders with a pyproject.toml as topics: these sit two
+    levels down. They are not workspace members, so this topic's lock does not see them."""
+    root = TOPIC.parent
+    for path in GPU_BUILDS.rglob("pyproject.toml"):
+        assert len(path.relative_to(root).parts) > 2, path
+    assert "workspace" not in tomllib.loads((TOPIC / "pyproject.toml").read_text())["tool"]["uv"]
+    assert not list(GPU_BUILDS.rglob("uv.lock"))  # nothing for a lock check to find stale
+
+
+@needs_uv
+def test_pypi_default_brings_cuda_as_pip_packages(tmp_path):
+    """The part that runs here: uv resolves the PyPI example (offline, from the cache this topic's
+    own torch filled) and the CUDA runtime comes as nvidia-* wheels, for Linux only."""
+    project = Path(shutil.copytree(GPU_BUILDS / "pypi-default", tmp_path / "pypi-default"))
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    done = subprocess.run(
+        [shutil.which("uv"), "lock", "--offline"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    packages = {p["name"]: p for p in tomllib.loads((project / "uv.lock").read_text())["package"]}
+    assert packages["torch"]["version"] == locked_torch()
+    assert packages["torch"]["source"] == {"registry": "https://pypi.org/simple"}
+    nvidia = [name for name in packages if name.startswith("nvidia-")]
+    assert len(nvidia) >= 10, nvidia
+    cudnn = [d for d in packages["torch"]["dependencies"] if d["name"].startswith("nvidia-cudnn")]
+    assert cudnn and all("sys_platform == 'linux'" in d["marker"] for d in cudnn)
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or platform.machine() != "x86_64",
+    reason="PyPI's torch is a CUDA build on Linux x86_64 only (CPU-only on macOS and Windows)",
+)
+def test_installed_torch_is_a_cuda_build_of_the_size_the_readme_says():
+    """This topic's dev environment is the PyPI route: a CUDA build (here running on CPU), whose
+    nvidia-* packages take the size the README quotes."""
+    torch = pytest.importorskip("torch")
+    assert torch.__version__.startswith(locked_torch())
+    assert torch.version.cuda is not None
+    nvidia = Path(torch.__file__).parents[1] / "nvidia"  # where the nvidia-* wheels unpack
+    size = sum(f.stat().st_size for f in nvidia.rglob("*") if f.is_file()) / 1e9
+    quoted = re.search(r"nvidia-\* packages\) take (\d+\.\d) GB", (TOPIC / "README.md").read_text())
+    assert quoted, "the README no longer quotes the size of the CUDA libraries"
+    assert abs(size - float(quoted[1])) < 0.2, f"measured {size:.1f} GB"
