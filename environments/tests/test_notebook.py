@@ -6,8 +6,10 @@ import re
 import shutil
 
 import nbformat
+import numpy
 import pytest
-from conftest import TOPIC
+from conftest import EXAMPLE, TOPIC
+from environments.sync_check import lock_versions_and_hashes
 from nbclient import NotebookClient
 
 NOTEBOOK = TOPIC / "notebooks" / "01-environment_reproducibility.ipynb"
@@ -28,6 +30,16 @@ def test_notebook_executes(tmp_path):
     assert "undeclared: ['matplotlib', 'scipy']" in text
     assert re.search(r"numeric_env.OMP_NUM_THREADS: .* -> 8", text)
     assert "identical records differ in 0 places" in text
+    # 5. uv tree draws the lock's tree; uv pip list reads this environment.
+    locked = lock_versions_and_hashes(EXAMPLE)[0]
+    assert f"digits-baseline v0.1.0\n├── numpy v{locked['numpy']}" in text
+    assert f"└── scikit-learn v{locked['scikit-learn']}" in text
+    assert re.search(rf"^numpy +{re.escape(numpy.__version__)}$", text, re.M)
+    # 6. our recipes pass; the unpinned counter-example is named by our check (and hadolint's).
+    assert re.search(r"^Dockerfile +ok$", text, re.M)
+    assert "recipe check: base image 'python:3' is not pinned" in text
+    if shutil.which("hadolint"):
+        assert "DL3013" in text
 
 
 def test_notebook_is_stored_without_outputs():
