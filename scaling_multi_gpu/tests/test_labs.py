@@ -1,4 +1,4 @@
-"""RNG lab (a)-(c), the DataLoader benchmark, the ZeRO memory calculator and hwinfo."""
+"""RNG lab (a)-(d), the DataLoader benchmark, the ZeRO memory calculator and hwinfo."""
 
 from __future__ import annotations
 
@@ -41,6 +41,22 @@ def test_c_seeded_generator_gives_the_same_batches():
     assert rng_lab.batch_order(seed=0, disturb_global_rng=True) == first
     assert rng_lab.batch_order(seed=1) != first
     assert sorted(i for b in first for i in b) == list(range(12))
+
+
+def test_d_without_the_fix_every_ddp_rank_draws_the_same_augmentations():
+    bug = rng_lab.augmentations_per_rank(fix=False)
+    assert set(bug[0]["samples"]).isdisjoint(bug[1]["samples"])  # different images per rank...
+    assert bug[0]["augmentations"] == bug[1]["augmentations"]  # ...the same "random" crops
+
+
+def test_d_generator_seeded_with_seed_plus_rank_fixes_it_reproducibly():
+    fixed = rng_lab.augmentations_per_rank(fix=True)
+    assert fixed[0]["augmentations"] != fixed[1]["augmentations"]
+    assert len(set(fixed[0]["augmentations"] + fixed[1]["augmentations"])) == 16
+    assert rng_lab.augmentations_per_rank(fix=True) == fixed  # a rerun draws the same
+    assert [r["samples"] for r in fixed.values()] == [  # the fix leaves the data split alone
+        r["samples"] for r in rng_lab.augmentations_per_rank(fix=False).values()
+    ]
 
 
 # --------------------------------------------------------------------------- DataLoader benchmark

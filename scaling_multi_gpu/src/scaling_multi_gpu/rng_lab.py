@@ -1,4 +1,4 @@
-"""Random numbers in data loading: three ways they bite, and the fix for each.
+"""Random numbers in data loading: four ways they bite, and the fix for each.
 
 (a) A dataset holding its own random generator (numpy's `default_rng`, a library's augmenter) is
     *copied* into every DataLoader worker, so all workers draw the same "random" augmentations.
@@ -9,6 +9,10 @@
     epoch visits the data in the same order.
 (c) A seeded `torch.Generator` passed to the DataLoader gives the same batch order run after run,
     independent of whatever else consumed the global RNG.
+(d) Under DDP every rank seeds the global RNG with the SAME seed (so the initial weights agree),
+    and a DataLoader without its own generator draws its workers' base seed from that global RNG:
+    worker k on every rank gets the same seed, so every rank draws the same augmentation stream
+    (on different images). Fix: `generator=torch.Generator().manual_seed(seed + rank)`.
 """
 
 from __future__ import annotations
@@ -75,6 +79,42 @@ def batch_order(seed: int, disturb_global_rng: bool = False) -> list[list[int]]:
     return [b.tolist() for b in loader]
 
 
+class AugmentedDataset(Dataset):
+    """Returns (index, random flip-and-crop code) drawn from torch's RNG, as torchvision transforms do."""
+
+    def __len__(self) -> int:
+        return 16
+
+    def __getitem__(self, i: int) -> tuple[int, int]:
+        return i, int(torch.randint(0, 1_000_000, ()))  # PyTorch seeds this per worker
+
+
+def augmentations_per_rank(
+    fix: bool, seed: int = 0, world: int = 2, num_workers: int = 2
+) -> dict[int, dict[str, list[int]]]:
+    """What each DDP rank's loader yields, run as the ranks would run it (one rank after another).
+
+    Every rank executes the same code with the same seed; only `rank` differs. That is all it takes.
+    """
+    ranks = {}
+    for rank in range(world):
+        torch.manual_seed(seed)  # what every DDP rank does, so that the initial weights agree
+        sampler = DistributedSampler(AugmentedDataset(), num_replicas=world, rank=rank, seed=seed)
+        loader = DataLoader(
+            AugmentedDataset(),
+            batch_size=2,
+            sampler=sampler,
+            num_workers=num_workers,
+            generator=torch.Generator().manual_seed(seed + rank) if fix else None,
+        )
+        batches = list(loader)
+        ranks[rank] = {
+            "samples": [i for index, _ in batches for i in index.tolist()],
+            "augmentations": [a for _, aug in batches for a in aug.tolist()],
+        }
+    return ranks
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=0)
@@ -103,6 +143,15 @@ def main(argv: list[str] | None = None) -> int:
             f"    run 2, global RNG disturbed:   {batch_order(args.seed, disturb_global_rng=True)}"
         )
         print(f"    another seed:                  {batch_order(args.seed + 1)}")
+        print("(d) 2 DDP ranks, 2 workers each, loader without / with generator seeded seed + rank")
+        for fix in (False, True):
+            ranks = augmentations_per_rank(fix, args.seed)
+            label = "generator(seed + rank)" if fix else "no generator          "
+            for rank, got in ranks.items():
+                print(f"    {label} rank {rank}: samples {got['samples']}")
+                print(f"    {' ' * len(label)}         augmentations {got['augmentations']}")
+            same = ranks[0]["augmentations"] == ranks[1]["augmentations"]
+            print(f"    -> both ranks drew the same augmentations: {same}")
 
     return run_cli(body)
 
