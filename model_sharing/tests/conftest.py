@@ -71,20 +71,6 @@ def folder_copy(tmp_path, digits_folder) -> Path:
     return Path(shutil.copytree(digits_folder, tmp_path / "copy"))
 
 
-def populate_hub_cache(folder: Path, repo_id: str, cache_dir: Path) -> Path:
-    """Lay a folder out exactly where huggingface_hub caches a download of `repo_id`.
-
-    With HF_HUB_OFFLINE=1, `from_pretrained(repo_id)` then resolves the repo id through the
-    cache - the same code path as after a real download, without the network.
-    """
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    repo_dir = Path(cache_dir) / f"models--{repo_id.replace('/', '--')}"
-    (repo_dir / "refs").mkdir(parents=True)
-    (repo_dir / "refs" / "main").write_text(commit)
-    shutil.copytree(folder, repo_dir / "snapshots" / commit)
-    return repo_dir
-
-
 def run_python(*args: str, env: dict | None = None, cwd: Path | None = None):
     """Start `python ...` with this interpreter; a CLI test never relies on console scripts."""
     import subprocess

@@ -10,8 +10,11 @@ from pathlib import Path
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 folder = sys.argv[1]
-tok = AutoTokenizer.from_pretrained(folder)
-model = AutoModelForCausalLM.from_pretrained(folder).eval()
+# A folder on disk: local_files_only=True means no Hub lookup can happen (nothing to pin).
+tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+model = AutoModelForCausalLM.from_pretrained(
+    folder, local_files_only=True, use_safetensors=True
+).eval()
 sample = json.loads(Path(folder, "sample.json").read_text())
 enc = tok(sample["prompt"], return_tensors="pt")
 out = model.generate(**enc)  # decoding settings come from generation_config.json

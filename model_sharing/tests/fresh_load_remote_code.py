@@ -1,7 +1,8 @@
-"""Load a transformers-native folder whose structure ships as code, with transformers only.
+"""Load a transformers-native repo whose structure ships as code, with transformers only.
 
-Run by test_hf_native.py in a fresh interpreter: refuses without trust_remote_code, loads with
-it (running the folder's modeling_digits.py), and writes the logits for a given input batch.
+Run by test_hf_native.py in a fresh interpreter (HF_HUB_OFFLINE=1, the repo in a local Hub
+cache): refuses without trust_remote_code, loads with it - at a pinned commit, so the Python
+that runs is the Python that was read - and writes the logits for a given input batch.
 """
 
 import json
@@ -10,13 +11,21 @@ import sys
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForImageClassification
 
-folder, batch_file, out_file = sys.argv[1:4]
+cache_dir, repo_id, revision, batch_file, out_file = sys.argv[1:6]
 try:
-    AutoModelForImageClassification.from_pretrained(folder, trust_remote_code=False)
+    AutoModelForImageClassification.from_pretrained(  # False: refuse, do not prompt
+        repo_id,
+        revision=revision,
+        cache_dir=cache_dir,
+        use_safetensors=True,
+        trust_remote_code=False,
+    )
     refused = ""
 except ValueError as exc:
     refused = str(exc).splitlines()[0]
-model = AutoModelForImageClassification.from_pretrained(folder, trust_remote_code=True).eval()
+model = AutoModelForImageClassification.from_pretrained(
+    repo_id, revision=revision, cache_dir=cache_dir, use_safetensors=True, trust_remote_code=True
+).eval()
 logits = model(pixel_values=load_file(batch_file)["x"]).logits.detach()
 save_file({"logits": logits.contiguous()}, out_file)
 print(

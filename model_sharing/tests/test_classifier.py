@@ -6,11 +6,12 @@ import json
 
 import pytest
 import torch
-from conftest import SEED, populate_hub_cache
-from model_sharing.classifier import accuracy, load_classifier, train_classifier
+from conftest import SEED
+from model_sharing.classifier import count_correct, load_classifier, train_classifier
 from model_sharing.data import fixed_batch
 from model_sharing.errors import ShareError
 from model_sharing.receipt import weights_sha256
+from model_sharing.reuse import publish_to_local_hub
 
 
 def test_folder_has_the_hub_layout(digits_folder):
@@ -26,9 +27,12 @@ def test_folder_has_the_hub_layout(digits_folder):
 def test_model_learns(digits_folder, split):
     run = json.loads((digits_folder / "run.json").read_text())
     assert run["metrics"]["test_accuracy"] >= 0.9
-    assert accuracy(load_classifier(digits_folder), split.x_test, split.y_test) == pytest.approx(
-        run["metrics"]["test_accuracy"]
-    )
+    assert run["metrics"]["test_n"] == len(split.y_test) == 450
+    loaded = load_classifier(digits_folder)
+    with torch.no_grad():  # counted here, independently of count_correct
+        correct = int((loaded(split.x_test).argmax(1) == split.y_test).sum())
+    assert count_correct(loaded, split.x_test, split.y_test) == correct
+    assert run["metrics"]["test_correct"] == correct
 
 
 def test_round_trip_is_bitwise_identical(digits_folder, split):
@@ -50,8 +54,8 @@ def test_different_seed_gives_different_weights(digits_folder, split):
 
 def test_repo_id_loads_through_the_same_path(digits_folder, split, tmp_path):
     cache = tmp_path / "hub"
-    populate_hub_cache(digits_folder, "someone/digits-mlp", cache)
-    from_hub = load_classifier("someone/digits-mlp", cache_dir=cache)
+    commit = publish_to_local_hub(digits_folder, "someone/digits-mlp", cache)
+    from_hub = load_classifier("someone/digits-mlp", revision=commit, cache_dir=cache)
     local = load_classifier(digits_folder)
     x = fixed_batch(split)
     with torch.no_grad():
@@ -61,7 +65,36 @@ def test_repo_id_loads_through_the_same_path(digits_folder, split, tmp_path):
 
 def test_unknown_repo_offline_is_one_clear_error(tmp_path):
     with pytest.raises(ShareError, match="cannot load a DigitsMLP from nobody/nothing"):
-        load_classifier("nobody/nothing", cache_dir=tmp_path)
+        load_classifier("nobody/nothing", revision="a" * 40, cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize("revision", [None, "main", "v1.0", "0123abc"])
+def test_repo_id_without_a_commit_is_refused(digits_folder, tmp_path, revision):
+    publish_to_local_hub(digits_folder, "someone/digits-mlp", tmp_path)
+    with pytest.raises(ShareError, match="needs revision=<40-hex commit sha>"):
+        load_classifier("someone/digits-mlp", revision=revision, cache_dir=tmp_path)
+
+
+def test_pickle_only_repo_is_refused(digits_folder, tmp_path):
+    """The mixin would fall back to pytorch_model.bin; load_classifier fetches safetensors only."""
+    pickle_only = tmp_path / "pickle-only"
+    pickle_only.mkdir()
+    (pickle_only / "config.json").write_bytes((digits_folder / "config.json").read_bytes())
+    torch.save(load_classifier(digits_folder).state_dict(), pickle_only / "pytorch_model.bin")
+    commit = publish_to_local_hub(pickle_only, "someone/pickled", tmp_path / "hub")
+    with pytest.raises(ShareError, match="cannot load a DigitsMLP"):
+        load_classifier("someone/pickled", revision=commit, cache_dir=tmp_path / "hub")
+
+
+def test_missing_weights_are_an_error_not_random_values(folder_copy):
+    """strict=True: the mixin's default (strict=False) would leave a dropped tensor random."""
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(folder_copy / "model.safetensors"))
+    del tensors["net.2.bias"]
+    save_file(tensors, str(folder_copy / "model.safetensors"))
+    with pytest.raises(ShareError, match="net.2.bias"):
+        load_classifier(folder_copy)
 
 
 def test_truncated_weights_fail_to_load_with_one_clear_error(folder_copy):

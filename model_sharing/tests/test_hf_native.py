@@ -6,10 +6,12 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 import torch
 from conftest import run_python
 from model_sharing.classifier import load_classifier
 from model_sharing.data import fixed_batch
+from model_sharing.errors import ShareError
 from model_sharing.hf_native import (
     DigitsConfig,
     DigitsForImageClassification,
@@ -18,6 +20,7 @@ from model_sharing.hf_native import (
     register_auto_classes,
 )
 from model_sharing.receipt import weights_sha256
+from model_sharing.reuse import publish_to_local_hub
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModelForImageClassification
 
@@ -60,10 +63,13 @@ def test_folder_ships_its_code_for_trust_remote_code(digits_folder, split, tmp_p
 
     x = fixed_batch(split)
     save_file({"x": x.contiguous()}, str(tmp_path / "x.safetensors"))
+    commit = publish_to_local_hub(folder, "someone/digits-native", tmp_path / "hub")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # our src off the path
     proc = run_python(
         str(HERE / "fresh_load_remote_code.py"),
-        str(folder),
+        str(tmp_path / "hub"),
+        "someone/digits-native",
+        commit,
         str(tmp_path / "x.safetensors"),
         str(tmp_path / "logits.safetensors"),
         env=env,
@@ -74,11 +80,49 @@ def test_folder_ships_its_code_for_trust_remote_code(digits_folder, split, tmp_p
     assert "contains custom code" in got["refused_without_trust"]
     assert got["model_class"] == "DigitsForImageClassification"
     assert got["imported_our_package"] is False  # the class came from the folder's file
+    assert got["class_module"].endswith(f"{commit}.modeling_digits")  # the pinned commit's code
     with torch.no_grad():
         assert torch.equal(load_file(str(tmp_path / "logits.safetensors"))["logits"], mlp(x))
 
 
-def test_native_model_computes_a_loss(split):
-    model = DigitsForImageClassification(DigitsConfig(hidden=8))
-    out = model(pixel_values=split.x_train[:4], labels=split.y_train[:4])
-    assert out.logits.shape == (4, 10) and out.loss.item() > 0
+def test_native_loss_is_the_cross_entropy_of_its_logits(digits_folder, split):
+    trained = load_native_from(digits_folder)
+    untrained = DigitsForImageClassification(DigitsConfig())
+    x, y = split.x_test[:64], split.y_test[:64]
+    with torch.no_grad():
+        out = trained(pixel_values=x, labels=y)
+        # cross-entropy written out: -log softmax at the true class, averaged
+        by_hand = -(out.logits.log_softmax(dim=1).gather(1, y[:, None])).mean()
+        assert out.loss.item() == pytest.approx(by_hand.item(), rel=1e-6)
+        # a trained model is far better than chance (log 10 = 2.30); an untrained one is not
+        assert out.loss.item() < 0.5 < untrained(pixel_values=x, labels=y).loss.item()
+
+
+def load_native_from(digits_folder):
+    return from_mixin_model(load_classifier(digits_folder))
+
+
+def test_pickle_only_folder_is_refused(digits_folder, tmp_path):
+    """use_safetensors=True: a folder that only has pytorch_model.bin (a pickle) does not load."""
+    folder = tmp_path / "pickle-only"
+    native = load_native_from(digits_folder)
+    native.save_pretrained(folder)
+    torch.save(native.state_dict(), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(ShareError, match="cannot load"):
+        load_native(folder)
+
+
+def test_repo_id_needs_a_commit(digits_folder, tmp_path):
+    folder = tmp_path / "native"
+    load_native_from(digits_folder).save_pretrained(folder)
+    commit = publish_to_local_hub(folder, "someone/digits-native", tmp_path / "hub")
+    for unpinned in (None, "main"):
+        with pytest.raises(ShareError, match="needs revision=<40-hex commit sha>"):
+            load_native("someone/digits-native", revision=unpinned, cache_dir=tmp_path / "hub")
+    model = load_native("someone/digits-native", revision=commit, cache_dir=tmp_path / "hub")
+    assert weights_sha256(model.state_dict()) == weights_sha256(folder_state(folder))
+
+
+def folder_state(folder):
+    return load_file(str(folder / "model.safetensors"))

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import torch
-from huggingface_hub import PyTorchModelHubMixin
+from huggingface_hub import PyTorchModelHubMixin, snapshot_download
 from safetensors import SafetensorError
 from torch import nn
 from tqdm import tqdm
@@ -24,6 +24,7 @@ from tqdm import tqdm
 from model_sharing.card import write_classifier_card
 from model_sharing.data import DigitsSplit, load_digits_split, seed_everything, use_one_cpu_thread
 from model_sharing.errors import ShareError, run_cli
+from model_sharing.pinning import is_local_folder, require_commit
 from model_sharing.receipt import data_sha256, weights_sha256, write_run_json
 
 REPO_URL = "https://github.com/AaltoSciComp/ml-reproducibility-examples"
@@ -68,35 +69,55 @@ def train_classifier(
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    return float((model(x).argmax(dim=1) == y).float().mean())
+def count_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
+    """How many arg-max predictions equal the label: a count, so the card can say k/n."""
+    return int((model(x).argmax(dim=1) == y).sum())
 
 
-def load_classifier(name_or_path: str | Path, *, cache_dir: str | Path | None = None) -> DigitsMLP:
-    """ONE loading path for a local folder and a Hub repo id ("user/digits-mlp").
+def load_classifier(
+    name_or_path: str | Path, *, revision: str | None = None, cache_dir: str | Path | None = None
+) -> DigitsMLP:
+    """ONE loading path for a local folder and a Hub repo id ("user/digits-mlp") at a commit.
 
-    `from_pretrained` decides: an existing folder is read directly, anything else is resolved
-    through the Hub cache (downloaded unless HF_HUB_OFFLINE=1, then only the cache is used).
+    A repo id needs a pinned commit (`revision`). The mixin has no `use_safetensors` switch: it
+    falls back to `pytorch_model.bin` (a pickle) when `model.safetensors` is missing, so we fetch
+    exactly config + safetensors and load that folder. `strict=True`: the mixin's default
+    (False) would silently leave missing weights at their random initial values.
     """
     try:
-        return DigitsMLP.from_pretrained(str(name_or_path), cache_dir=cache_dir).eval()
-    except (OSError, ValueError, SafetensorError) as exc:  # missing, offline miss, corrupted
+        if not is_local_folder(name_or_path):
+            name_or_path = snapshot_download(
+                str(name_or_path),
+                revision=require_commit(str(name_or_path), revision),
+                cache_dir=cache_dir,
+                allow_patterns=["config.json", "model.safetensors"],
+            )
+        return DigitsMLP.from_pretrained(name_or_path, local_files_only=True, strict=True).eval()
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:  # missing, offline, bad
         raise ShareError(f"cannot load a DigitsMLP from {name_or_path!s}: {exc}") from exc
 
 
-def share_classifier(out: Path, *, seed: int = 0, hidden: int = 64, epochs: int = 60) -> Path:
-    """Train, save the Hub folder, write run.json inside it, then the card from run.json."""
+def share_classifier(
+    out: Path, *, seed: int = 0, hidden: int = 64, epochs: int = 60, out_root: Path | None = None
+) -> Path:
+    """Train, save the Hub folder, write run.json inside it, then the card from run.json.
+
+    `out_root`: the folder `--out` named, when `out` is a sub-folder of it (as in ms-demo).
+    """
     started = time.time()
     use_one_cpu_thread()
     split = load_digits_split(seed)
     model = train_classifier(split, seed=seed, hidden=hidden, epochs=epochs)
     model.save_pretrained(out)
+    correct, n = count_correct(model, split.x_test, split.y_test), len(split.y_test)
     write_run_json(
         out,
         seed=seed,
         config={"hidden": hidden, "epochs": epochs, "lr": 0.01, "batch_size": 64},
-        metrics={"test_accuracy": accuracy(model, split.x_test, split.y_test)},
+        metrics={"test_correct": correct, "test_n": n, "test_accuracy": correct / n},
         weights_sha256=weights_sha256(model.state_dict()),
+        weights_file=Path(out) / "model.safetensors",
+        out_root=out_root,
         data_sha256=data_sha256(split.x_train, split.y_train, split.x_test, split.y_test),
         started=started,
     )

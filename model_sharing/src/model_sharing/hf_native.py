@@ -21,6 +21,7 @@ from transformers import AutoConfig, AutoModelForImageClassification
 
 from model_sharing.errors import ShareError, run_cli
 from model_sharing.modeling_digits import DigitsConfig, DigitsForImageClassification
+from model_sharing.pinning import is_local_folder, require_commit
 
 
 def register_auto_classes() -> None:
@@ -50,10 +51,20 @@ def from_mixin_model(mlp: nn.Module) -> DigitsForImageClassification:
     return model.eval()
 
 
-def load_native(name_or_path: str | Path) -> DigitsForImageClassification:
-    """Load through the Auto classes, exactly as a user of a Hub model would."""
+def load_native(
+    name_or_path: str | Path, *, revision: str | None = None, cache_dir: str | Path | None = None
+) -> DigitsForImageClassification:
+    """Load through the Auto classes, exactly as a user of a Hub model would: pinned, safetensors.
+
+    A local folder needs no revision (it cannot move under you); a repo id needs a commit sha.
+    `use_safetensors=True` refuses a repo that only ships `pytorch_model.bin` (a pickle).
+    """
+    if not is_local_folder(name_or_path):
+        require_commit(str(name_or_path), revision)
     try:
-        return AutoModelForImageClassification.from_pretrained(str(name_or_path)).eval()
+        return AutoModelForImageClassification.from_pretrained(
+            str(name_or_path), revision=revision, cache_dir=cache_dir, use_safetensors=True
+        ).eval()
     except (OSError, ValueError) as exc:
         raise ShareError(f"cannot load {name_or_path!s} with the Auto classes: {exc}") from exc
 

@@ -112,9 +112,20 @@ def train_lm(
 
 
 @torch.no_grad()
-def perplexity(model: GPT2LMHeadModel, blocks: torch.Tensor) -> float:
+def heldout_perplexity(model: GPT2LMHeadModel, blocks: torch.Tensor) -> dict[str, object]:
+    """exp(mean next-token loss), over how many tokens, and a 95% interval over the blocks."""
     model.eval()
-    return math.exp(model(input_ids=blocks, labels=blocks).loss.item())
+    logits = model(input_ids=blocks).logits[:, :-1]  # position t predicts token t + 1
+    nll = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), blocks[:, 1:].reshape(-1), reduction="none"
+    ).view(len(blocks), -1)
+    per_block = nll.mean(dim=1).double()
+    mean, half = per_block.mean().item(), 1.96 * per_block.std().item() / len(per_block) ** 0.5
+    return {
+        "heldout_perplexity": math.exp(nll.double().mean().item()),
+        "heldout_tokens": nll.numel(),
+        "heldout_perplexity_ci95": [math.exp(mean - half), math.exp(mean + half)],
+    }
 
 
 @torch.no_grad()
@@ -131,9 +142,17 @@ def greedy_sample(model, tok, prompt: str = PROMPT) -> dict[str, object]:
 
 
 def share_lm(
-    out: Path, *, seed: int = 0, steps: int = 120, n_sentences: int = 2000
+    out: Path,
+    *,
+    seed: int = 0,
+    steps: int = 120,
+    n_sentences: int = 2000,
+    out_root: Path | None = None,
 ) -> dict[str, object]:
-    """Train and write the complete folder. Returns the greedy sample that was saved."""
+    """Train and write the complete folder. Returns the greedy sample that was saved.
+
+    `out_root`: the folder `--out` named, when `out` is a sub-folder of it (as in ms-demo).
+    """
     started = time.time()
     use_one_cpu_thread()
     seed_everything(seed)
@@ -161,13 +180,15 @@ def share_lm(
         seed=seed,
         config={"n_layer": 2, "n_embd": 64, "steps": steps, "n_sentences": n_sentences},
         metrics={
-            "heldout_perplexity": perplexity(model, test_blocks),
+            **heldout_perplexity(model, test_blocks),
             "first_train_loss": losses[0],
             "last_train_loss": losses[-1],
         },
         # Hash what was saved: GPT-2 ties lm_head to the embedding, so the file holds that
         # tensor once while state_dict() lists it twice.
         weights_sha256=weights_sha256(load_file(out / "model.safetensors")),
+        weights_file=out / "model.safetensors",
+        out_root=out_root,
         data_sha256=data_sha256(blocks, test_blocks),
         started=started,
     )
