@@ -26,6 +26,11 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), os.environ.get(
 os.environ["WANDB_MODE"] = "offline"  # never reach the network from tests
 os.environ["WANDB_SILENT"] = "true"
 os.environ["MPLBACKEND"] = "Agg"
+# W&B stages artifact files (and keeps caches and logs) in the home folder; keep them here,
+# where the secrets test searches them too.
+WANDB_HOME = Path(tempfile.mkdtemp(prefix="wandb-home-"))
+for name in ("WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR"):
+    os.environ[name] = str(WANDB_HOME / name.lower())
 
 # Known dummy credentials, random per session (so they cannot be found in source files or
 # a git diff by accident). Every test output is later searched for them.
@@ -37,6 +42,7 @@ SECRETS = {
 os.environ.update(SECRETS)
 
 EPOCHS = 8
+RUN_NAME_PREFIX = "token-pasted-"
 
 
 @pytest.hookimpl(trylast=True)  # after -k/-m deselection: no server when no server test runs
@@ -57,6 +63,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(WANDB_HOME, ignore_errors=True)
     server = getattr(session.config, "_mlflow_server", None)
     if server is not None:
         from model_tracking.server import stop_server
@@ -95,6 +102,11 @@ def secrets() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def wandb_home() -> Path:
+    return WANDB_HOME
+
+
+@pytest.fixture(scope="session")
 def session_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("tracking")
 
@@ -106,13 +118,18 @@ def tracking_uri(session_dir) -> str:
 
 @pytest.fixture(scope="session")
 def cli_run(session_dir, tracking_uri) -> dict:
-    """The CLI as a learner runs it, in a fresh process, with every tracker at once."""
+    """The CLI as a learner runs it, in a fresh process, with every tracker at once.
+
+    A learner pasted a token into the command line (the run name, a config value): it is the
+    HF_TOKEN of the environment, so `scrub` must catch it on every path to a record.
+    """
     out = session_dir / "run_a"
     command = [
         sys.executable, "-m", "model_tracking.train",
         "--tracker", "none", "tensorboard", "mlflow", "wandb",
         "--epochs", str(EPOCHS), "--seed", "0",
         "--out", str(out), "--tracking-uri", tracking_uri,
+        "--run-name", f"{RUN_NAME_PREFIX}{SECRETS['HF_TOKEN']}",
     ]  # fmt: skip
     started = time.perf_counter()
     proc = subprocess.run(command, cwd=session_dir, capture_output=True, text=True, timeout=600)

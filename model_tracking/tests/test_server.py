@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
+import pytest
 import torch
 from model_tracking.digits import load_digit_splits
-from model_tracking.server import group_alive, is_healthy, main, stop_server
+from model_tracking.server import free_port, group_alive, is_healthy, main, stop_server
 from model_tracking.train import TrainConfig, run_training
 
 
@@ -64,6 +66,15 @@ def test_run_logged_over_http_reads_back_and_model_predicts_identically(
         assert torch.equal(result.model.eval()(x), loaded(x))
 
 
+def test_server_listens_on_loopback_by_default(mlflow_server):
+    from model_tracking.server import HOST
+
+    assert HOST == "127.0.0.1" and mlflow_server.host == "127.0.0.1"
+    # `mlflow server` itself got that address (its command line, read from the OS).
+    cmdline = Path(f"/proc/{mlflow_server.process.pid}/cmdline").read_bytes().split(b"\0")
+    assert cmdline[cmdline.index(b"--host") + 1] == b"127.0.0.1"
+
+
 def test_server_stops_leaving_no_process(mlflow_server):
     pgid = mlflow_server.process.pid
     assert group_alive(pgid)
@@ -81,3 +92,26 @@ def test_bad_port_is_refused_before_starting_anything(tmp_path, capsys):
     assert main(["--port", "99999", "--root", str(tmp_path / "srv")]) == 2
     assert capsys.readouterr().err == "error: --port must be in 1-65535, got 99999\n"
     assert not (tmp_path / "srv").exists()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.1.2.17", "gpu17"])
+def test_binding_beyond_loopback_warns_before_starting(host, tmp_path, capsys, monkeypatch):
+    from model_tracking import server
+
+    started = []
+    monkeypatch.setattr(server, "start_server", lambda *a: started.append(a) or exit(3))
+    with pytest.raises(SystemExit):
+        main(["--host", host, "--port", str(free_port()), "--root", str(tmp_path / "srv")])
+    err = capsys.readouterr().err
+    assert err.startswith(f"warning: the server on {host} accepts anyone") and "basic-auth" in err
+    assert started and started[0][2] == host  # the warning came first, then the start
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+def test_loopback_hosts_start_without_warning(host, tmp_path, capsys, monkeypatch):
+    from model_tracking import server
+
+    monkeypatch.setattr(server, "start_server", lambda *a: exit(3))
+    with pytest.raises(SystemExit):
+        main(["--host", host, "--port", str(free_port()), "--root", str(tmp_path / "srv")])
+    assert capsys.readouterr().err == ""

@@ -137,3 +137,17 @@ def test_scrub_hides_environment_secrets(secrets):
     token = secrets["HF_TOKEN"]
     logged = scrub({"note": f"run with {token}", "argv": ["--x", token], "lr": 0.1})
     assert logged == {"note": "run with ***", "argv": ["--x", "***"], "lr": 0.1}
+
+
+def test_runs_started_from_python_record_a_command_that_repeats_them(tmp_path):
+    from model_tracking.train import build_parser, config_from_args, equivalent_command
+
+    config = TrainConfig(
+        epochs=3, lr=0.05, batch_size=32, hidden=16, seed=7, trackers=("mlflow", "wandb"),
+        out=tmp_path / "x", tracking_uri="sqlite:///s.db", experiment="e", wandb_mode="disabled",
+        register_as="r", run_name="n",
+    )  # fmt: skip
+    command = equivalent_command(config)
+    assert command[0] == "tracking-train"
+    again = config_from_args(build_parser().parse_args(command[1:]))
+    assert {**vars(again), "command": None} == vars(config)

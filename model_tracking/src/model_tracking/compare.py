@@ -3,29 +3,25 @@
     tracking-compare                         # 3 learning rates x 2 seeds into ./mlflow.db
 
 Each run is logged (params, metric history, model); then `mlflow.search_runs` returns them as
-a table sorted by validation accuracy and `mlflow.search_logged_models` finds the best model,
-which is registered. No `results_v2_final_final.csv` needed.
+a table sorted by validation accuracy and `mlflow.search_logged_models` finds the best model.
+Only that one is registered, as a new version of `digits-mlp`, the way teams use a registry:
+the new version becomes `@challenger`, and `@champion` moves to it only if it beats the
+current champion on validation accuracy. Whoever deploys loads `models:/digits-mlp@champion`.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from model_tracking.cli import DEFAULT_TRACKING_URI, parser_for, run_command
 from model_tracking.plots import plot_sweep
 from model_tracking.receipt import write_json_atomic
-from model_tracking.trackers import DEFAULT_TRACKING_URI
-from model_tracking.train import (
-    OneLineErrorParser,
-    TrainConfig,
-    UsageError,
-    run_training,
-    validate,
-)
+from model_tracking.train import TrainConfig, run_training, validate
 
 TABLE_COLUMNS = {
     "params.lr": "lr",
@@ -117,37 +113,85 @@ def metric_curves(
     return curves
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = OneLineErrorParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def register_best(
+    tracking_uri: str, name: str, model_uri: str, best_run: pd.Series, sweep_id: str
+) -> dict[str, Any]:
+    """Register the sweep's best model; it is @challenger, and @champion if it beats the champion."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    version = mlflow.register_model(model_uri, name).version
+    val_accuracy = float(best_run["val_accuracy"])
+    data_hash = client.get_run(best_run["run_id"]).data.tags["data_sha256"]
+    # What a colleague needs to trust this version without opening the run: why it was chosen.
+    client.update_model_version(
+        name,
+        version,
+        description=f"Best of sweep {sweep_id} by validation accuracy "
+        f"(lr={best_run['lr']}, seed={best_run['seed']}); test accuracy reported, not used.",
     )
+    for key, value in {
+        "sweep_id": sweep_id,
+        "selected_on": "val_accuracy",
+        "val_accuracy": val_accuracy,
+        "data_sha256": data_hash,
+    }.items():
+        client.set_model_version_tag(name, version, key, str(value))
+    client.set_registered_model_alias(name, "challenger", version)
+    try:
+        champion = client.get_model_version_by_alias(name, "champion")
+    except MlflowException:  # the first version ever: nothing to beat
+        champion = None
+    previous = champion.version if champion else None
+    # Only a fair comparison may move @champion: same validation data, strictly better score.
+    promote = champion is None or (
+        champion.tags.get("data_sha256") == data_hash
+        and val_accuracy > float(champion.tags.get("val_accuracy", "-inf"))
+    )
+    if promote:
+        client.set_registered_model_alias(name, "champion", version)
+    return {
+        "name": name,
+        "version": int(version),
+        "champion": int(version if promote else previous),
+        "previous_champion": int(previous) if previous else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = parser_for(__doc__)
     parser.add_argument("--lrs", type=float, nargs="+", default=[0.001, 0.01, 0.1])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI)
     parser.add_argument("--experiment", default="digits-sweep")
-    parser.add_argument("--register-as", default="digits-mlp-best")
+    parser.add_argument("--register-as", default="digits-mlp", help="'' to register nothing")
     parser.add_argument("--out", type=Path, default=Path("outputs/compare"))
     args = parser.parse_args(argv)
-    try:
-        for lr in args.lrs:  # reject a bad value before the first run, not after the fifth
-            validate(
-                TrainConfig(
-                    lr=lr, epochs=args.epochs, trackers=("mlflow",), tracking_uri=args.tracking_uri
-                )
+    return run_command(lambda: compare(args))
+
+
+def compare(args) -> int:
+    for lr in args.lrs:  # reject a bad value before the first run, not after the fifth
+        validate(
+            TrainConfig(
+                lr=lr, epochs=args.epochs, trackers=("mlflow",), tracking_uri=args.tracking_uri
             )
-        sweep_id = run_sweep(
-            args.lrs, args.seeds, args.epochs, args.tracking_uri, args.experiment, args.out
         )
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-    import mlflow
-
+    sweep_id = run_sweep(
+        args.lrs, args.seeds, args.epochs, args.tracking_uri, args.experiment, args.out
+    )
     table = sweep_table(args.tracking_uri, args.experiment, sweep_id)
     best = best_logged_model(args.tracking_uri, args.experiment, sweep_id)
-    version = mlflow.register_model(best.model_uri, args.register_as) if args.register_as else None
+    best_run = table.set_index("run_id", drop=False).loc[best.source_run_id]
+    registry = (
+        register_best(args.tracking_uri, args.register_as, best.model_uri, best_run, sweep_id)
+        if args.register_as
+        else None
+    )
     plot = plot_sweep(
         metric_curves(args.tracking_uri, table),
         {f"lr={r.lr} seed={r.seed}": r.val_accuracy for r in table.itertuples()},
@@ -157,14 +201,18 @@ def main(argv: list[str] | None = None) -> int:
     write_json_atomic(
         args.out / "best.json",
         {"sweep_id": sweep_id, "model_id": best.model_id, "model_uri": best.model_uri,
-         "registered": f"{args.register_as}/{version.version}" if version else None},
+         "run_id": best.source_run_id, "registry": registry},
     )  # fmt: skip
     print(
         f"sweep {sweep_id}: {len(table)} runs, sorted by validation accuracy (mlflow.search_runs)"
     )
     print(table.to_string(index=False))
-    print(f"best logged model: {best.model_uri} (search_logged_models)", end="")
-    print(f", registered as {args.register_as} version {version.version}" if version else "")
+    print(f"best logged model: {best.model_uri} (search_logged_models)")
+    if registry:
+        name, version, champion = registry["name"], registry["version"], registry["champion"]
+        moved = "moved to it" if champion == version else f"stays on version {champion}"
+        print(f"registered {name} version {version} as @challenger; @champion {moved}")
+        print(f"load it with mlflow.pytorch.load_model('models:/{name}@champion')")
     print(f"plot: {plot}  table: {args.out / 'comparison.csv'}")
     return 0
 

@@ -33,6 +33,8 @@ def readback_matrix(run: RunResult, tracking_uri: str) -> dict[str, dict[str, st
     tb = read_tensorboard(run.out / run.locations["tensorboard"]["logdir"])
     wb = read_wandb_offline(run.out / "wandb")
     wb_config = {k: str(v) for k, v in wb["config"].items() if k != "provenance"}
+    [wb_files] = wb["artifacts"]["digits-mlp"]
+    wb_model = wb_files["files"]["model.safetensors"][1]  # the staged copy `wandb sync` uploads
 
     def mark(ok: bool, text: str = "yes") -> str:
         return text if ok else "MISSING"
@@ -45,9 +47,8 @@ def readback_matrix(run: RunResult, tracking_uri: str) -> dict[str, dict[str, st
 
     return {
         "hyperparameters": {
-            "TensorBoard": mark(
-                {k: str(v) for k, v in tb["hparams"].items()}.keys() == params.keys(), "hparams"
-            ),
+            # Values, not only names (TensorBoard keeps numbers as floats: 64 -> 64.0).
+            "TensorBoard": mark(tb["hparams"] == _params(run), "hparams"),
             "MLflow": mark(mlf["params"] == params, "params"),
             "W&B offline": mark(wb_config == params, "config"),
         },
@@ -68,7 +69,7 @@ def readback_matrix(run: RunResult, tracking_uri: str) -> dict[str, dict[str, st
                 {p.name for p in (run.out / "tensorboard").iterdir()} >= ARTIFACTS, "beside"
             ),
             "MLflow": mark(set(mlf["artifacts"]) >= ARTIFACTS, "artifacts"),
-            "W&B offline": mark(set(wb["files"]) >= ARTIFACTS, "run files"),
+            "W&B offline": mark(set(wb_files["files"]) >= ARTIFACTS, "artifact"),
         },
         "model, loaded back": {
             "TensorBoard": mark(tb["has_graph"], "graph only"),
@@ -76,8 +77,7 @@ def readback_matrix(run: RunResult, tracking_uri: str) -> dict[str, dict[str, st
                 _mlflow_model_predicts_identically(run, tracking_uri), "identical output"
             ),
             "W&B offline": mark(
-                weights_sha256(load_file(wb["run_dir"] / "files" / "model.safetensors"))
-                == run.weights_sha256,
+                weights_sha256(load_file(wb_model)) == run.weights_sha256,
                 "identical weights",
             ),
         },

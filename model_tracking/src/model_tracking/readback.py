@@ -18,7 +18,7 @@ from typing import Any
 
 
 def read_mlflow_run(tracking_uri: str, run_id: str) -> dict[str, Any]:
-    """Params, tags, per-epoch metric series (and their steps) and artifact names of one MLflow run."""
+    """Params, tags, metric series (and steps), datasets and artifact names of one MLflow run."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -33,7 +33,21 @@ def read_mlflow_run(tracking_uri: str, run_id: str) -> dict[str, Any]:
         "metrics": {key: [m.value for m in history] for key, history in histories.items()},
         "steps": {key: [m.step for m in history] for key, history in histories.items()},
         "artifacts": sorted(a.path for a in client.list_artifacts(run_id)),
+        "checkpoints": sorted(a.path for a in client.list_artifacts(run_id, "checkpoints")),
+        # Datasets logged with mlflow.log_input, by context (training / validation / testing).
+        "inputs": {
+            tag_value(i.tags, "mlflow.data.context"): {
+                "name": i.dataset.name,
+                "digest": i.dataset.digest,
+                "tags": {t.key: t.value for t in i.tags},
+            }
+            for i in run.inputs.dataset_inputs
+        },
     }
+
+
+def tag_value(tags, key: str) -> str | None:
+    return next((t.value for t in tags if t.key == key), None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,29 +143,47 @@ def find_wandb_run_file(wandb_dir: Path) -> Path:
 
 
 def read_wandb_offline(wandb_dir: Path) -> dict[str, Any]:
-    """Config, per-step history, summary and saved files of one offline W&B run."""
+    """Config, per-step history, summary, saved files and artifacts of one offline W&B run."""
     run_file = find_wandb_run_file(wandb_dir)
     config: dict[str, Any] = {}
     history: dict[str, list[Any]] = {}
     summary: dict[str, Any] = {}
+    artifacts: dict[str, list[dict[str, Any]]] = {}  # name -> versions, in logging order
+    name = None
     for record in iter_wandb_records(run_file):
         kind = record.WhichOneof("record_type")
         if kind == "config":
             config.update({_item_key(i): _item_value(i) for i in record.config.update})
         elif kind == "run":
+            name = record.run.display_name
             config.update({_item_key(i): _item_value(i) for i in record.run.config.update})
         elif kind == "history":
             for item in record.history.item:
                 history.setdefault(_item_key(item), []).append(_item_value(item))
         elif kind == "summary":
             summary.update({_item_key(i): _item_value(i) for i in record.summary.update})
+        elif kind == "artifact":
+            art = record.artifact
+            artifacts.setdefault(art.name, []).append(
+                {
+                    "type": art.type,
+                    "aliases": list(art.aliases),
+                    "metadata": json.loads(art.metadata) if art.metadata else {},
+                    # path -> (base64 md5, where the staged copy waits for `wandb sync`)
+                    "files": {
+                        c.path: (c.digest, Path(c.local_path)) for c in art.manifest.contents
+                    },
+                }
+            )
     files_dir = run_file.parent / "files"
     files = sorted(p.name for p in files_dir.iterdir()) if files_dir.is_dir() else []
     config.pop("_wandb", None)
     return {
         "run_dir": run_file.parent,
+        "name": name,
         "config": config,
         "history": history,
         "summary": summary,
         "files": files,
+        "artifacts": artifacts,
     }

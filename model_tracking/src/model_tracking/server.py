@@ -5,11 +5,14 @@
 
 The server keeps runs in a sqlite file and artifacts in a folder under --root; clients only
 talk HTTP to it, exactly as they would to a shared group server or a cluster node.
+It listens on 127.0.0.1 (this machine only; reach it from elsewhere through an ssh tunnel).
+`--host 0.0.0.0` opens it to everyone who can reach this machine, without any login unless
+the server runs MLflow's basic-auth app (`mlflow server --app-name basic-auth`).
 """
 
 from __future__ import annotations
 
-import argparse
+import ipaddress
 import os
 import signal
 import socket
@@ -21,6 +24,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from model_tracking.cli import parser_for
+
 HOST = "127.0.0.1"  # loopback only: nobody else on the network can read or write your runs
 
 
@@ -29,24 +34,49 @@ class MlflowServer:
     process: subprocess.Popen
     port: int
     root: Path
+    host: str = HOST
 
     @property
     def uri(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        # A server bound to every interface is still reached locally through loopback.
+        host = HOST if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
 
 
-def free_port() -> int:
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can connect to (127.x.x.x, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to a public interface
+        return False
+
+
+def host_warning(host: str) -> str | None:
+    """What binding to `host` exposes, or None when only this machine can connect."""
+    if is_loopback(host):
+        return None
+    return (
+        f"warning: the server on {host} accepts anyone who can reach this machine, with no "
+        "login: they can read, change and delete every run. Prefer the default 127.0.0.1 and an "
+        "ssh tunnel; on a shared network put MLflow's basic-auth app in front "
+        "(mlflow server --app-name basic-auth) or a reverse proxy with TLS."
+    )
+
+
+def free_port(host: str = HOST) -> int:
     """A port nobody listens on right now (the OS picks it)."""
     with socket.socket() as s:
-        s.bind((HOST, 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
-def server_command(port: int, root: Path) -> list[str]:
+def server_command(port: int, root: Path, host: str = HOST) -> list[str]:
     root = Path(root).resolve()
     return [
         sys.executable, "-m", "mlflow", "server",
-        "--host", HOST,
+        "--host", host,
         "--port", str(port),
         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
         # Clients upload artifacts through the server, which stores them here.
@@ -55,24 +85,24 @@ def server_command(port: int, root: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def start_server(root: Path, port: int | None = None) -> MlflowServer:
+def start_server(root: Path, port: int | None = None, host: str = HOST) -> MlflowServer:
     """Launch `mlflow server` in its own process group (so it can be stopped as a whole)."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
+    port = port or free_port(host)
     # The background job runner (for GenAI evaluation jobs) is not needed for tracking and
     # slows start-up and shutdown; switch it off.
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     log = open(root / "server.log", "ab")  # noqa: SIM115 - lives as long as the server
     process = subprocess.Popen(
-        server_command(port, root),
+        server_command(port, root, host),
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
         start_new_session=True,
     )
     log.close()  # the child keeps its own copy of the file descriptor
-    return MlflowServer(process, port, root)
+    return MlflowServer(process, port, root, host)
 
 
 def is_healthy(uri: str, timeout_s: float = 2.0) -> bool:
@@ -124,8 +154,11 @@ def group_alive(pgid: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    parser = parser_for(__doc__)
+    parser.add_argument(
+        "--host",
+        default=HOST,
+        help="interface to listen on (default %(default)s: this machine only)",
     )
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--root", type=Path, default=Path("outputs/mlflow-server"))
@@ -133,14 +166,17 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.port < 65536:  # else mlflow would fail only after its slow start-up
         print(f"error: --port must be in 1-65535, got {args.port}", file=sys.stderr)
         return 2
-    if is_healthy(f"http://{HOST}:{args.port}", timeout_s=1):
+    if is_healthy(MlflowServer(None, args.port, args.root, args.host).uri, timeout_s=1):
         print(f"error: something already serves MLflow on port {args.port}", file=sys.stderr)
         return 2
+    warning = host_warning(args.host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     # Ctrl-C (SIGINT) and `kill` (SIGTERM) both end in the `finally` below, which stops the
     # server's whole process group; it runs in its own session, so it never sees Ctrl-C itself.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    server = start_server(args.root, args.port)
+    server = start_server(args.root, args.port, args.host)
     print(
         f"starting mlflow server on {server.uri} (log: {server.root / 'server.log'}) ...",
         flush=True,

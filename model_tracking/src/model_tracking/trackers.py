@@ -9,23 +9,27 @@ training loop keeps anyway and the files written next to them.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import logging
 import os
 import platform
 import re
 import shutil
+import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from model_tracking.receipt import git_info, lock_sha256
+from model_tracking.cli import DEFAULT_TRACKING_URI
+from model_tracking.receipt import data_sha256, git_info, lock_sha256
 
 TRACKERS = ("none", "tensorboard", "mlflow", "wandb")
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+__all__ = ["DEFAULT_TRACKING_URI", "TRACKERS", "Tracker", "provenance", "scrub"]
 RECORDED_PACKAGES = ("torch", "numpy", "scikit-learn", "mlflow", "wandb", "tensorboard")
 
 # --------------------------------------------------------------------------------------------
@@ -70,6 +74,17 @@ def scrub(value: Any) -> Any:
     return value
 
 
+@contextlib.contextmanager
+def scrubbed_argv() -> Iterator[None]:
+    """Libraries that record the command line (W&B's run metadata) see it scrubbed."""
+    original = sys.argv[:]
+    sys.argv[:] = scrub(original)
+    try:
+        yield
+    finally:
+        sys.argv[:] = original
+
+
 # --------------------------------------------------------------------------------------------
 # The interface. Subclasses override what their tool can store.
 
@@ -83,8 +98,14 @@ class Tracker:
         """Open the run; return where to find it (shown in run.json and the final message)."""
         return {}
 
+    def log_datasets(self, splits: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Which data the run saw: one (features, labels) pair per split, named by its role."""
+
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         """Per-epoch series: train/val loss and accuracy, with the epoch as the step."""
+
+    def log_checkpoint(self, epoch: int, path: Path) -> None:
+        """The weights after this epoch (a safetensors file), so any epoch can be restored."""
 
     def log_model(self, model: torch.nn.Module, x_example: torch.Tensor) -> None:
         """The trained model itself, where the tool has a notion of models."""
@@ -169,10 +190,24 @@ class MlflowTracker(Tracker):
             "run_id": self.run.info.run_id,
         }
 
+    def log_datasets(self, splits):
+        import mlflow
+
+        for context, (x, y) in splits.items():
+            # MLflow's digest hashes only the first 10,000 values (and the shape); the input
+            # tag carries the receipt-style sha256 over every byte of this split.
+            dataset = mlflow.data.from_numpy(x.numpy(), targets=y.numpy(), name=f"digits-{context}")
+            mlflow.log_input(dataset, context=context, tags={"sha256": data_sha256(x, y)})
+
     def log_epoch(self, epoch, metrics):
         import mlflow
 
         mlflow.log_metrics(metrics, step=epoch)
+
+    def log_checkpoint(self, epoch, path):
+        import mlflow
+
+        mlflow.log_artifact(str(path), artifact_path="checkpoints")
 
     def log_model(self, model, x_example):
         import mlflow
@@ -252,26 +287,45 @@ class WandbTracker(Tracker):
     def start(self, run_name, params, tags):
         import wandb
 
-        self.run = wandb.init(
-            project=self.project,
-            name=run_name,
-            dir=str(self.out_dir),
-            mode=self.mode,
-            config={**params, "provenance": tags},
-            settings=wandb.Settings(silent=True),
-        )
+        with scrubbed_argv():  # W&B stores sys.argv in the run's metadata
+            self.run = wandb.init(
+                project=self.project,
+                name=run_name,
+                dir=str(self.out_dir),
+                mode=self.mode,
+                config={**params, "provenance": tags},
+                settings=wandb.Settings(silent=True),
+            )
+        self.final: dict[str, float] = {}
         return {"mode": self.mode, "run_dir": str(Path(self.run.dir).parent)}
 
     def log_epoch(self, epoch, metrics):
         self.run.log(metrics, step=epoch)
 
+    def log_checkpoint(self, epoch, path):
+        import wandb
+
+        # One artifact name, a new version per epoch: W&B keeps the history and the aliases
+        # say which is which ("latest" moves along by itself).
+        checkpoint = wandb.Artifact(
+            "digits-mlp-checkpoint", type="model", metadata={"epoch": epoch}
+        )
+        checkpoint.add_file(str(path))
+        self.run.log_artifact(checkpoint, aliases=[f"epoch-{epoch}"])
+
     def log_final(self, metrics):
         self.run.summary.update(metrics)
+        self.final = dict(metrics)
 
     def log_files(self, paths):
-        # Files copied into run.dir travel with the run when `wandb sync` uploads it later.
+        import wandb
+
+        # An artifact, not copies in the run folder: each file is hashed into a manifest and
+        # staged (in WANDB_DATA_DIR) for `wandb sync`, and the version can be used by later runs.
+        files = wandb.Artifact("digits-mlp", type="model", metadata=self.final)
         for path in paths:
-            shutil.copy2(path, Path(self.run.dir) / path.name)
+            files.add_file(str(path))
+        self.run.log_artifact(files)
 
     def finish(self, ok=True):
         self.run.finish(exit_code=0 if ok else 1)

@@ -15,8 +15,6 @@ import json
 import shutil
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ import torch
 from safetensors.torch import save_file
 from tqdm import tqdm
 
+from model_tracking.cli import UsageError, check_tracking_uri, parser_for, run_command
 from model_tracking.digits import (
     SPLIT_SEED,
     build_model,
@@ -35,7 +34,13 @@ from model_tracking.digits import (
     train_one_epoch,
 )
 from model_tracking.plots import plot_training_curves
-from model_tracking.receipt import data_sha256, weights_sha256, write_json_atomic, write_run_json
+from model_tracking.receipt import (
+    command_line,
+    data_sha256,
+    weights_sha256,
+    write_json_atomic,
+    write_run_json,
+)
 from model_tracking.trackers import (
     DEFAULT_TRACKING_URI,
     TRACKERS,
@@ -48,10 +53,7 @@ from model_tracking.trackers import (
 )
 
 EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
-
-
-class UsageError(Exception):
-    """Bad input: reported as one `error: ...` line and exit code 2, never a traceback."""
+__all__ = ["EPOCH_METRICS", "RunResult", "TrainConfig", "UsageError", "main", "run_training"]
 
 
 @dataclass
@@ -65,10 +67,27 @@ class TrainConfig:
     out: Path = Path("outputs/train")
     tracking_uri: str = DEFAULT_TRACKING_URI
     experiment: str = "digits"
-    register_as: str = "digits-mlp"
+    register_as: str = ""  # only `tracking-compare` registers: the sweep's best, not every run
     wandb_mode: str = "offline"
     run_name: str | None = None
     extra_tags: dict[str, str] = field(default_factory=dict)
+    command: list[str] | None = None  # as typed; None: the equivalent `tracking-train` line
+
+
+def equivalent_command(config: TrainConfig) -> list[str]:
+    """The `tracking-train` command that repeats a run started from Python (sweep, notebook)."""
+    command = ["tracking-train", "--tracker", *config.trackers, "--seed", str(config.seed)]
+    for option in ("epochs", "lr", "batch_size", "hidden"):
+        command += [f"--{option.replace('_', '-')}", str(getattr(config, option))]
+    if "mlflow" in config.trackers:
+        command += ["--tracking-uri", config.tracking_uri, "--experiment", config.experiment]
+    if "wandb" in config.trackers and config.wandb_mode != "offline":
+        command += ["--wandb-mode", config.wandb_mode]
+    if config.register_as:
+        command += ["--register-as", config.register_as]
+    if config.run_name:
+        command += ["--run-name", config.run_name]
+    return [*command, "--out", str(config.out)]
 
 
 @dataclass
@@ -119,33 +138,6 @@ def validate(config: TrainConfig) -> None:
         if not config.experiment.strip():
             raise UsageError("--experiment must not be empty")
         check_tracking_uri(config.tracking_uri)
-
-
-def check_tracking_uri(uri: str, timeout_s: float = 3.0) -> None:
-    """Fail fast on a store MLflow cannot use; MLflow's own HTTP retries would take minutes."""
-    if uri.startswith(("http://", "https://")):
-        try:
-            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s) as reply:
-                if reply.status == 200:
-                    return
-                reason = f"HTTP {reply.status}"
-        except (urllib.error.URLError, OSError) as exc:
-            reason = str(getattr(exc, "reason", exc))
-        raise UsageError(
-            f"MLflow tracking server {uri} is unreachable ({reason}); start it with "
-            f"`tracking-server` or use --tracking-uri {DEFAULT_TRACKING_URI}"
-        )
-    if uri.startswith("sqlite:///"):
-        folder = Path(uri.removeprefix("sqlite:///")).parent
-        if not folder.is_dir():
-            raise UsageError(f"folder {folder} for the MLflow sqlite store does not exist")
-        return
-    if uri.startswith(("postgresql", "mysql", "mssql", "databricks")):
-        return
-    raise UsageError(
-        f"unsupported MLflow tracking URI {uri!r}: use {DEFAULT_TRACKING_URI} or http://host:port "
-        "(plain folders, the old file store, are not supported by this example)"
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,7 +200,8 @@ def write_run_files(
         weights_sha256=weights_hash,
         data_sha256=data_hash,
         started=started,
-        command=scrub([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        command=scrub(config.command or equivalent_command(config)),
+        weights_file=checkpoint,  # lets `receipt compare` measure max |Δw| between two runs
     )
     return [curve, summary, checkpoint, history_file, receipt]
 
@@ -224,7 +217,13 @@ def run_training(config: TrainConfig) -> RunResult:
     )
     params = hyperparameters(config)
     tags = scrub({**provenance(data_hash), **config.extra_tags})
-    run_name = config.run_name or f"lr{config.lr}-seed{config.seed}"
+    # The run name is shown and stored by every tool: a token pasted into it must not be.
+    run_name = scrub(config.run_name or f"lr{config.lr}-seed{config.seed}")
+    splits = {
+        "training": (data.x_train, data.y_train),
+        "validation": (data.x_val, data.y_val),
+        "testing": (data.x_test, data.y_test),
+    }
 
     # Work in a side folder and rename it at the end: a failed run leaves no half-written output.
     out = Path(config.out)
@@ -242,6 +241,9 @@ def run_training(config: TrainConfig) -> RunResult:
         for tracker in trackers:
             locations[tracker.name] = relative_to(tracker.start(run_name, params, tags), staging)
             opened.append(tracker)
+            tracker.log_datasets(splits)
+        checkpoints = staging / "checkpoints"
+        checkpoints.mkdir()
         model = build_model(config.hidden)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         history: dict[str, list[float]] = {key: [] for key in EPOCH_METRICS}
@@ -255,8 +257,12 @@ def run_training(config: TrainConfig) -> RunResult:
             )
             for key, value in metrics.items():
                 history[key].append(value)
+            # Every epoch's weights: a later question ("was epoch 9 better?") needs no re-run.
+            checkpoint = checkpoints / f"epoch-{epoch:03d}.safetensors"
+            save_file(model.state_dict(), checkpoint)
             for tracker in trackers:
                 tracker.log_epoch(epoch, metrics)
+                tracker.log_checkpoint(epoch, checkpoint)
 
         # Select models on validation data only; the test accuracy is reported, never chosen on.
         final = {
@@ -294,16 +300,9 @@ def run_training(config: TrainConfig) -> RunResult:
 # Command line.
 
 
-class OneLineErrorParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse would print the whole usage first
-        self.exit(2, f"error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
-    p = OneLineErrorParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = parser_for(__doc__)
     p.add_argument(
         "--tracker",
         nargs="+",
@@ -321,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--experiment", default=d.experiment, help="MLflow experiment name")
     p.add_argument(
-        "--register-as", default=d.register_as, help="registered model name ('' to skip)"
+        "--register-as", default=d.register_as, help="register the model under this name"
     )
     p.add_argument(
         "--wandb-mode", default=d.wandb_mode, help="offline (default), online or disabled"
@@ -345,6 +344,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         register_as=args.register_as,
         wandb_mode=args.wandb_mode,
         run_name=args.run_name,
+        command=command_line(),
     )
 
 
@@ -372,16 +372,15 @@ def report(result: RunResult, config: TrainConfig) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    config = config_from_args(args)
-    try:
+    config = config_from_args(build_parser().parse_args(argv))
+
+    def body() -> int:
         result = run_training(config)
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(report(result, config))
-    print(json.dumps({"weights_sha256": result.weights_sha256, **result.metrics}))
-    return 0
+        print(report(result, config))
+        print(json.dumps({"weights_sha256": result.weights_sha256, **result.metrics}))
+        return 0
+
+    return run_command(body)
 
 
 if __name__ == "__main__":
