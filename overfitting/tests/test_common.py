@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from overfitting.receipt import data_sha256, weights_sha256
+from scipy import stats
 
 from overfitting import common
 
@@ -35,9 +36,36 @@ def test_hashes_are_stable_and_sensitive():
     assert data_sha256(np.ones(3)) != data_sha256(np.ones(3, dtype=np.float32))
 
 
-def test_mean_ci_contains_the_mean():
-    m, lo, hi = common.mean_ci([1.0, 2.0, 3.0])
-    assert lo < m == 2.0 < hi
+def test_mean_ci_agrees_with_scipy():
+    values = np.random.default_rng(0).normal(0.3, 0.1, 12)
+    m, lo, hi = common.mean_ci(values)
+    expected = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
+    assert (lo, hi) == pytest.approx(expected)
+
+
+def coverage(interval, simulations: np.ndarray, truth: float, **kwargs) -> float:
+    """Fraction of simulated experiments (rows) whose 95% interval contains the truth."""
+    return float(
+        np.mean([lo <= truth <= hi for _, lo, hi in (interval(r, **kwargs) for r in simulations)])
+    )
+
+
+def test_corrected_interval_covers_the_truth_when_resamples_share_data():
+    """J = 50 resampled differences that share a dataset effect: d_j = mu + a + e_j, with
+    corr(d_i, d_j) = rho = r / (1 + r) for n_test / n_train = r = 1/4 (5-fold CV). This is the
+    model under which Nadeau & Bengio's correction is exact: it covers the truth 95% of the time,
+    while the naive interval (independent resamples) covers it about 41% of the time. 4,000
+    simulated experiments: SE of a coverage 0.0035, so the bands below are > 5 SE wide."""
+    rng = np.random.default_rng(0)
+    r, j, n_sim, mu = 0.25, 50, 4000, 0.01
+    rho = r / (1 + r)
+    shared = rng.normal(0, np.sqrt(rho), (n_sim, 1))
+    sims = mu + 0.02 * (shared + rng.normal(0, np.sqrt(1 - rho), (n_sim, j)))
+    assert 0.93 < coverage(common.corrected_ci, sims, mu, test_train_ratio=r) < 0.97
+    assert coverage(common.mean_ci, sims, mu) < 0.6
+    # With independent resamples (no shared part) the naive interval is the right one.
+    independent = mu + 0.02 * rng.normal(0, 1, (n_sim, j))
+    assert 0.93 < coverage(common.mean_ci, independent, mu) < 0.97
 
 
 def test_negative_seed_is_one_line_error(tmp_path, run_module):

@@ -22,8 +22,16 @@ def rows(tmp_path_factory) -> dict[str, dict]:
     return {r["estimate"]: r for r in rows}
 
 
-def test_truth_is_exactly_one_half_in_the_null_setting(rows):
-    assert rows["nested CV"]["truth"] == 0.5
+def test_null_labels_really_carry_no_information():
+    """The null setting's "truth = 0.5" is a premise, so check it independently: tune on one
+    development set, then score the tuned model on 10,000 fresh samples from another repetition
+    of the same generator. Accuracy within 0.025 (5 binomial SEs) of 0.5: false failure 6e-7."""
+    from sklearn.model_selection import GridSearchCV
+
+    X, y, _, _ = N.problem(0, 0, 100, "null")
+    X_new, y_new, _, _ = N.problem(0, 1, 10_000, "null")
+    tuned = GridSearchCV(N.model(), N.GRID, cv=3).fit(X, y)
+    assert abs(tuned.score(X_new, y_new) - 0.5) < 0.025
 
 
 def test_non_nested_best_score_is_optimistic(rows):
@@ -31,6 +39,8 @@ def test_non_nested_best_score_is_optimistic(rows):
 
 
 def test_nested_cv_is_closer_to_the_truth_on_average(rows):
+    """Measured non-nested optimism - |nested optimism| at this size over seeds 0-4:
+    0.022-0.061 (mean 0.04, sd 0.015): > 0 fails about 0.5% of the time (2.6 sd)."""
     nested = abs(rows["nested CV"]["optimism"])
     non_nested = abs(rows["non-nested CV: best_score_"]["optimism"])
     assert nested + GAP_MIN < non_nested

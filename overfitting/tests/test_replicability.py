@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from overfitting import replicability as P
-
-
-def test_corrected_interval_is_wider_than_the_naive_one():
-    diff = np.random.default_rng(0).normal(0.01, 0.02, 50)
-    m, lo, hi = P.corrected_ci(diff)
-    naive_half = 2.01 * diff.std(ddof=1) / np.sqrt(len(diff))
-    assert (hi - lo) / 2 > 2 * naive_half  # sqrt(1 + J/(k-1)) = sqrt(13.5) times wider here
 
 
 def test_verdicts():
@@ -56,8 +48,10 @@ def test_ablation_shows_scaling_matters_in_opposite_directions(rows):
     assert digits > 0.003
 
 
-def test_the_claim_does_not_hold_everywhere(rows):
+def test_a_significant_win_on_digits_reverses_on_wine(rows):
+    """The ablation "X without scaler" beats Y on digits (measured +0.016 to +0.020 over seeds
+    0-4 at 2 repeats, sd ~0.0015: 0.005 is 7 sd below) and loses to Y on wine, significantly
+    (point estimate -0.26 to -0.29, corrected CI half-width below 0.1: never near 0)."""
     r = rows["rows"]
-    signs = {np.sign(r[(name, "X: scaler + 5-NN")]["minus_Y"]) for name in ("digits", "wine")}
-    # X ahead on digits (+0.003 to +0.010), behind on wine (-0.014 to -0.023), seeds 0-4
-    assert signs == {1.0, -1.0}
+    assert r[("digits", "X without scaler")]["minus_Y"] > 0.005
+    assert r[("wine", "X without scaler")]["verdict"] == "Y wins"

@@ -137,6 +137,21 @@ def write_table(out: Path, rows: Sequence[dict[str, Any]], name: str = "table") 
     return md
 
 
+def write_results_npz(path: Path, results: dict[str, np.ndarray]) -> None:
+    """The raw per-fit numbers `weights_sha256` hashes, so a receipt's hash can be re-checked and
+    a later run compared number by number (`np.load(path)`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in results.items()})
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def save_figure(fig: Any, path: Path) -> None:
     """Save a matplotlib figure atomically (small PNG, fit for a slide)."""
     import matplotlib.pyplot as plt
@@ -181,6 +196,7 @@ def finish(
     numbers and two runs can still be compared with one string. Data generated on the fly from
     the seed have no file to hash (`data=None`): the seed and config name them."""
     command = [Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)]
+    write_results_npz(out / "results.npz", results)
     return write_run_json(
         out,
         seed=args.seed,
@@ -211,6 +227,21 @@ def mean_ci(
     if len(v) < 2:
         return m, float("nan"), float("nan")
     half = stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+    return m, m - half, m + half
+
+
+def corrected_ci(
+    diff: Sequence[float] | np.ndarray, test_train_ratio: float, level: float = 0.95
+) -> tuple[float, float, float]:
+    """Nadeau & Bengio (2003) corrected resampled t interval for the mean of J paired differences
+    measured on J train/test resamplings of ONE dataset. The resamplings share data, so the J
+    differences are positively correlated and the naive variance / J is far too small; the
+    correction replaces 1/J by (1/J + n_test/n_train)."""
+    v = np.asarray(diff, dtype=float)
+    j, m = len(v), float(v.mean())
+    half = stats.t.ppf(0.5 + level / 2, j - 1) * math.sqrt(
+        v.var(ddof=1) * (1 / j + test_train_ratio)
+    )
     return m, m - half, m + half
 
 

@@ -11,11 +11,9 @@ Run: `uv run of-replicate` (quick) or `uv run of-replicate --full` (slide qualit
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
-from scipy import stats
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -28,6 +26,7 @@ from tqdm import tqdm
 from overfitting.common import (
     check_args,
     cli,
+    corrected_ci,
     finish,
     make_parser,
     new_figure,
@@ -72,16 +71,6 @@ def fold_scores(name: str, seed: int, repeats: int) -> dict[str, np.ndarray]:
     return {c: np.array(s) for c, s in scores.items()}
 
 
-def corrected_ci(diff: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """Nadeau & Bengio (2003) corrected repeated-CV t interval for a paired difference:
-    variance * (1/J + n_test/n_train), with J = folds x repeats, n_test/n_train = 1/(FOLDS-1)."""
-    j = len(diff)
-    m = float(diff.mean())
-    var = diff.var(ddof=1) * (1 / j + 1 / (FOLDS - 1))
-    half = stats.t.ppf(0.5 + level / 2, j - 1) * math.sqrt(var)
-    return m, m - half, m + half
-
-
 def verdict(lo: float, hi: float) -> str:
     """What an honest reader may conclude from the interval."""
     if lo > 0:
@@ -106,7 +95,8 @@ def ablation_rows(all_scores: dict[str, dict[str, np.ndarray]]) -> list[dict]:
                     "verdict": "baseline",
                 }
             else:
-                m, lo, hi = corrected_ci(s - base)
+                # Folds share training data: J = folds x repeats, n_test / n_train = 1 / (FOLDS - 1).
+                m, lo, hi = corrected_ci(s - base, 1 / (FOLDS - 1))
                 row |= {"minus_Y": m, "ci95_low": lo, "ci95_high": hi, "verdict": verdict(lo, hi)}
             rows.append(row)
     return rows

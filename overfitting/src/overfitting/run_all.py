@@ -42,6 +42,8 @@ def run(argv: list[str] | None = None) -> list[dict]:
     for name in chosen:
         out = root / name
         extra = ["--full"] if args.full else []
+        if name == "reusable_holdout" and args.figures:
+            extra += ["--variant", "both"]  # the slide shows both Thresholdouts side by side
         print(f"== {name} ==", flush=True)
         started = time.time()
         EXPERIMENTS[name](["--seed", str(args.seed), "--out", str(out), *extra])
@@ -50,7 +52,11 @@ def run(argv: list[str] | None = None) -> list[dict]:
         )
         if args.figures:
             FIGURES.mkdir(exist_ok=True)
+            # The figure, the raw numbers behind it and the receipt of the run that drew it:
+            # tests re-run part of it and check the README's numbers against these files.
             shutil.copyfile(out / "figure.png", FIGURES / f"{name}.png")
+            shutil.copyfile(out / "results.npz", FIGURES / f"{name}.npz")
+            shutil.copyfile(out / "run.json", FIGURES / f"{name}.run.json")
     print(write_table(root, timings, "timings"))
     return timings
 
