@@ -6,11 +6,14 @@ throwaway topics with a planted fault and see the fault reported by name.
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import json
 import os
 import re
 import subprocess
 import tomllib
+from collections import Counter
 from pathlib import Path
 
 from runner import discover_topics
@@ -192,4 +195,95 @@ def check_shared_versions(root: Path) -> list[str]:
         if len(set(by_topic.values())) > 1:
             detail = ", ".join(f"{t}={v}" for t, v in sorted(by_topic.items()))
             problems.append(f"{name} is locked at different versions: {detail}")
+    return problems
+
+
+def check_receipts_identical(root: Path) -> list[str]:
+    """The receipt module is ONE file, byte-identical in every topic; name each copy that is not.
+
+    The odd ones out are the copies that differ from the version most topics have.
+    """
+    copies = {t: root / t / "src" / t / "receipt.py" for t in discover_topics(root)}
+    problems = [f"{t}: missing src/{t}/receipt.py" for t, p in copies.items() if not p.is_file()]
+    digests = {
+        t: hashlib.sha256(p.read_bytes()).hexdigest() for t, p in copies.items() if p.is_file()
+    }
+    if len(set(digests.values())) <= 1:
+        return problems
+    common = Counter(digests.values()).most_common(1)[0][0]
+    reference = next(t for t, d in digests.items() if d == common)
+    for topic, digest in sorted(digests.items()):
+        if digest != common:
+            problems.append(
+                f"{topic}/src/{topic}/receipt.py differs from {reference}/src/{reference}/receipt.py"
+                " (the receipt module must be byte-identical in every topic: copy one over the other)"
+            )
+    return problems
+
+
+def receipt_fields(root: Path) -> list[str]:
+    """The field names the receipt module promises (its RECEIPT_FIELDS and env FINGERPRINT)."""
+    topic = next(
+        t for t in discover_topics(root) if (root / t / "src" / t / "receipt.py").is_file()
+    )
+    tree = ast.parse((root / topic / "src" / topic / "receipt.py").read_text())
+    names: list[str] = []
+    for node in ast.walk(tree):  # `X = [...]` and `X += [...]` for the two lists and KERNEL_VARS
+        target = getattr(node, "target", None) or (getattr(node, "targets", None) or [None])[0]
+        if isinstance(target, ast.Name) and target.id in {
+            "RECEIPT_FIELDS",
+            "FINGERPRINT",
+            "KERNEL_VARS",
+        }:
+            value = node.value
+            if isinstance(value, ast.List):
+                names += [e.value for e in value.elts if isinstance(e, ast.Constant)]
+    return names
+
+
+def check_receipt_fields_documented(root: Path) -> list[str]:
+    """Every receipt field and every `env` fingerprint field is explained in CONTRIBUTING.md."""
+    doc = (root / "CONTRIBUTING.md").read_text() if (root / "CONTRIBUTING.md").is_file() else ""
+    return [
+        f"CONTRIBUTING.md does not document the receipt field `{name}`"
+        for name in dict.fromkeys(receipt_fields(root))
+        if f"`{name}`" not in doc
+    ]
+
+
+MIN_EXERCISES = 2
+
+
+def check_exercises(root: Path) -> list[str]:
+    """Every topic has exercises in the agreed layout, and tests that prove each checker works."""
+    problems = []
+    for topic in discover_topics(root):
+        folders = sorted(p for p in (root / topic / "exercises").glob("[0-9][0-9]-*") if p.is_dir())
+        if len(folders) < MIN_EXERCISES:
+            problems.append(
+                f"{topic}: {len(folders)} exercise(s) in exercises/, need {MIN_EXERCISES}"
+            )
+        for ex in folders:
+            name = ex.relative_to(root)
+            for part in ("README.md", "test_exercise.py", "solution"):
+                if not (ex / part).exists():
+                    problems.append(f"{name}: missing {part}")
+            starters = [
+                p
+                for p in ex.iterdir()
+                if p.is_file() and p.name not in {"README.md", "test_exercise.py"}
+            ]
+            if not starters:
+                problems.append(f"{name}: no starter file for the learner to edit")
+            solved = (
+                {p.name for p in (ex / "solution").glob("*")}
+                if (ex / "solution").is_dir()
+                else set()
+            )
+            if starters and not solved & {p.name for p in starters}:
+                problems.append(f"{name}: solution/ holds none of the starter files' names")
+        if folders and not (root / topic / "tests" / "test_exercises.py").is_file():
+            problems.append(
+                f"{topic}: no tests/test_exercises.py proving each checker fails and passes"
+            )
     return problems

@@ -15,9 +15,12 @@ from pathlib import Path
 import pytest
 from checks import (
     check_cross_imports,
+    check_exercises,
     check_file_sizes,
     check_locks,
     check_notebooks_stripped,
+    check_receipt_fields_documented,
+    check_receipts_identical,
     check_shared_versions,
     check_skeleton,
 )
@@ -52,6 +55,29 @@ def test_topics_stand_alone(repo: Path) -> None:
 
 def test_shared_libraries_locked_at_one_version(repo: Path) -> None:
     assert_no_problems(check_shared_versions(repo))
+
+
+def test_receipt_module_is_one_file_in_every_topic(repo: Path) -> None:
+    assert_no_problems(check_receipts_identical(repo))
+
+
+def test_every_receipt_field_is_documented(repo: Path) -> None:
+    assert_no_problems(check_receipt_fields_documented(repo))
+
+
+def test_every_topic_has_checked_exercises(repo: Path) -> None:
+    assert_no_problems(check_exercises(repo))
+
+
+def test_readme_tells_learners_how_to_work(repo: Path) -> None:
+    """The root README explains the exercises and the JupyterHub route; each topic names its kernel."""
+    readme = (repo / "README.md").read_text()
+    assert "## Exercises" in readme and "## On a JupyterHub" in readme
+    for topic in discover_topics(repo):
+        text = (repo / topic / "README.md").read_text()
+        assert f"ipykernel install --user --name {topic}" in text, (
+            f"{topic}/README.md: no kernel command"
+        )
 
 
 # --- slides ---------------------------------------------------------------------------------

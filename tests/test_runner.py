@@ -12,7 +12,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from checks import check_file_sizes, check_skeleton
+from checks import (
+    check_exercises,
+    check_file_sizes,
+    check_receipt_fields_documented,
+    check_receipts_identical,
+    check_skeleton,
+)
 from runner import TopicResult, discover_topics, format_matrix, read_junit
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -178,3 +184,56 @@ def test_env_current_uses_the_active_interpreter(tmp_path: Path) -> None:
     assert not (topic / ".venv").exists()
     log = (tmp_path / ".matrix" / "preinstalled.log").read_text()
     assert "uv sync" not in log and f"{sys.executable} -m pytest" in log
+
+
+def fake_topics(root: Path, names: list[str]) -> None:
+    """Bare topic folders (a pyproject is all discovery needs) with a copy of the real receipt."""
+    real = next((TESTS_DIR.parent).glob("*/src/*/receipt.py")).read_bytes()
+    for name in names:
+        (root / name / "src" / name).mkdir(parents=True)
+        (root / name / "pyproject.toml").write_text(f'[project]\nname = "{name}"\n')
+        (root / name / "src" / name / "receipt.py").write_bytes(real)
+
+
+def test_one_changed_byte_in_one_receipt_copy_is_named(tmp_path: Path) -> None:
+    fake_topics(tmp_path, ["alpha", "beta", "gamma"])
+    assert check_receipts_identical(tmp_path) == []
+    odd = tmp_path / "beta" / "src" / "beta" / "receipt.py"
+    data = bytearray(odd.read_bytes())
+    data[100] ^= 0x01  # one bit of one byte
+    odd.write_bytes(bytes(data))
+    problems = check_receipts_identical(tmp_path)
+    assert len(problems) == 1 and problems[0].startswith("beta/src/beta/receipt.py differs from")
+    (tmp_path / "gamma" / "src" / "gamma" / "receipt.py").unlink()
+    assert "gamma: missing src/gamma/receipt.py" in check_receipts_identical(tmp_path)
+
+
+def test_undocumented_receipt_field_is_named(tmp_path: Path) -> None:
+    fake_topics(tmp_path, ["alpha"])
+    doc = (TESTS_DIR.parent / "CONTRIBUTING.md").read_text()
+    (tmp_path / "CONTRIBUTING.md").write_text(doc)
+    assert check_receipt_fields_documented(tmp_path) == []
+    (tmp_path / "CONTRIBUTING.md").write_text(doc.replace("`MKL_CBWR`", "MKL's mode"))
+    assert check_receipt_fields_documented(tmp_path) == [
+        "CONTRIBUTING.md does not document the receipt field `MKL_CBWR`"
+    ]
+
+
+def test_exercise_layout_faults_are_named(tmp_path: Path) -> None:
+    fake_topics(tmp_path, ["alpha"])
+    assert check_exercises(tmp_path) == ["alpha: 0 exercise(s) in exercises/, need 2"]
+    for n in ("01-first", "02-second"):
+        ex = tmp_path / "alpha" / "exercises" / n
+        (ex / "solution").mkdir(parents=True)
+        for f in ("README.md", "test_exercise.py", "train.py"):
+            (ex / f).write_text("")
+        (ex / "solution" / "train.py").write_text("")
+    (tmp_path / "alpha" / "tests").mkdir()
+    (tmp_path / "alpha" / "tests" / "test_exercises.py").write_text("")
+    assert check_exercises(tmp_path) == []
+    (tmp_path / "alpha" / "exercises" / "02-second" / "solution" / "train.py").unlink()
+    (tmp_path / "alpha" / "exercises" / "01-first" / "test_exercise.py").unlink()
+    assert check_exercises(tmp_path) == [
+        "alpha/exercises/01-first: missing test_exercise.py",
+        "alpha/exercises/02-second: solution/ holds none of the starter files' names",
+    ]

@@ -551,18 +551,20 @@ def rerun_argv(receipt: dict[str, Any], out: Path) -> list[str]:
         raise ReceiptError(
             f"this receipt of {program(receipt)} records no way to re-run it (rerun is null)"
         )
-    scripts = _scripts()
     base = _without_out(receipt)
     if cmd[:2] == ["python", "-m"] and program(receipt).startswith(f"{TOPIC}."):
         return [sys.executable, "-m", program(receipt), *base[3:], rerun["out_option"], str(out)]
     args = [*base[1:], rerun["out_option"], str(out)]
-    if cmd[0] in scripts:  # a [project.scripts] entry point, run as that name
-        module, func = scripts[cmd[0]].split(":")
-        shim = (
-            f"import sys; sys.argv[0] = {cmd[0]!r}; from {module} import {func}; sys.exit({func}())"
-        )
-        return [sys.executable, "-c", shim, *args]
+    if cmd[0] in _scripts():
+        return script_argv(cmd[0], args)
     raise ReceiptError(f"cannot re-run {cmd[0]!r}: it is not a command of {TOPIC}")
+
+
+def script_argv(name: str, args: list[str]) -> list[str]:
+    """Run a [project.scripts] entry point of this topic by its name, installed or not."""
+    module, func = _scripts()[name].split(":")
+    shim = f"import sys; sys.argv[0] = {name!r}; from {module} import {func}; sys.exit({func}())"
+    return [sys.executable, "-c", shim, *args]
 
 
 def rerun_env(receipt: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
