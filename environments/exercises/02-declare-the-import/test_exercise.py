@@ -1,0 +1,65 @@
+"""Checker for exercise 02: deptry finds no undeclared import in project/, and the report still
+prints the same accuracy and standard error.
+
+Run from environments/:  uv run pytest exercises/02-declare-the-import
+"""
+
+import importlib
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from environments.undeclared import run_deptry, undeclared_modules
+from sklearn.datasets import load_digits
+from sklearn.model_selection import cross_val_score
+from sklearn.naive_bayes import GaussianNB
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    return Path(
+        shutil.copytree(
+            HERE / "project", tmp_path / "project", ignore=shutil.ignore_patterns(".venv")
+        )
+    )
+
+
+def test_every_import_is_declared(project):
+    findings = run_deptry(project)
+    missing = undeclared_modules(findings)
+    if missing:
+        where = "; ".join(
+            f"{f['module']} at {f['where']} ({f['code']})"
+            for f in findings
+            if f["module"] in missing
+        )
+        pytest.fail(
+            f"deptry: the code imports {', '.join(missing)}, which pyproject.toml does not declare "
+            f"({where}). It runs here only because something else installed it; an environment "
+            "built from pyproject.toml alone may not have it. Declare it in [project] "
+            "dependencies, or compute the same thing with what is declared.",
+            pytrace=False,
+        )
+
+
+def test_report_prints_the_same_numbers(project, capsys, monkeypatch):
+    """Removing the import is fine; removing the error bar is not. (Run in this process: one
+    scikit-learn import is slow enough on a busy laptop.)"""
+    scores = cross_val_score(GaussianNB(), *load_digits(return_X_y=True), cv=5)
+    expected = f"accuracy {scores.mean():.4f} +- {scores.std(ddof=1) / np.sqrt(len(scores)):.4f}"
+    monkeypatch.syspath_prepend(str(project / "src"))
+    try:
+        importlib.import_module("digits_report.report").main()
+    except Exception as exc:  # whatever the learner's code raises, say it in one line
+        pytest.fail(f"`python -m digits_report.report` fails: {exc!r}", pytrace=False)
+    printed = re.search(r"accuracy \d\.\d{4} \+- \d\.\d{4}", capsys.readouterr().out)
+    if not printed or printed[0] != expected:
+        pytest.fail(
+            f"`python -m digits_report.report` should print `{expected} (5 folds)`; it printed "
+            f"{printed[0] if printed else 'no accuracy line'!r}.",
+            pytrace=False,
+        )

@@ -1,0 +1,29 @@
+"""The numbers the README quotes about locks and builds are the ones the files hold."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+from conftest import EXAMPLE, TOPIC
+from environments.sync_check import lock_versions_and_hashes
+
+README = (TOPIC / "README.md").read_text()
+
+
+def test_example_project_versions_match_its_lock():
+    locked = lock_versions_and_hashes(EXAMPLE)[0]
+    assert (
+        f"agree on\n{len(locked)} packages" in README
+        or f"agree on {len(locked)} packages" in README
+    )
+    assert f"`├── numpy v{locked['numpy']}`" in README
+    assert f"`└── scikit-learn v{locked['scikit-learn']}`" in README
+    assert f"numpy=={locked['numpy']}" in README
+
+
+def test_gpu_build_numbers_match_this_topics_lock():
+    packages = {p["name"]: p for p in tomllib.loads((TOPIC / "uv.lock").read_text())["package"]}
+    nvidia = [name for name in packages if name.startswith("nvidia-")]
+    assert re.search(rf"as {len(nvidia)} `nvidia-\*` pip packages", README)
+    assert f"`torch=={packages['torch']['version']}`" in README
