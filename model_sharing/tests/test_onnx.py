@@ -1,28 +1,79 @@
-"""ONNX + onnxruntime agree with PyTorch within the stated tolerance and predict the same classes."""
+"""ONNX + onnxruntime agree with PyTorch within the stated tolerance and predict the same classes.
+
+The export is torch's current exporter (dynamo=True) with a symbolic batch dimension, and its
+warnings reach the user.
+"""
 
 from __future__ import annotations
 
+import re
+import warnings
+from pathlib import Path
+
 import numpy as np
 import onnx
+import pytest
+import torch
 from model_sharing.classifier import load_classifier
 from model_sharing.onnx_export import ATOL, RTOL, compare, export_onnx, onnx_logits
 
+from model_sharing import onnx_export
 
-def test_onnx_matches_pytorch_within_tolerance(digits_folder, split, tmp_path):
+TOPIC = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def exported(digits_folder, split, tmp_path_factory):
     model = load_classifier(digits_folder)
-    path = export_onnx(model, split.x_test[:1], tmp_path / "m.onnx")
+    return model, export_onnx(model, split.x_test[:2], tmp_path_factory.mktemp("onnx") / "m.onnx")
+
+
+def test_onnx_matches_pytorch_within_tolerance(exported, split):
+    model, path = exported
     onnx.checker.check_model(onnx.load(str(path)))
-    result = compare(model, path, split.x_test)  # dynamic batch: 450 rows through a 1-row export
+    result = compare(model, path, split.x_test)  # 450 rows through a 2-row example export
     assert result["within_tolerance"], result
     assert result["same_predictions"]
     assert result["max_abs_diff"] <= ATOL
-    assert ATOL <= 1e-4 and RTOL <= 1e-4  # the tolerance the README and slides state
 
 
-def test_tolerance_check_can_fail(digits_folder, split, tmp_path):
-    model = load_classifier(digits_folder)
-    path = export_onnx(model, split.x_test[:1], tmp_path / "m.onnx")
-    with __import__("torch").no_grad():
-        model.net[2].bias += 1e-2  # a real change must be caught
-    assert not compare(model, path, split.x_test)["within_tolerance"]
+def test_batch_dimension_is_symbolic(exported, split):
+    _, path = exported
+    (pixels,) = onnx.load(str(path)).graph.input
+    batch, features = pixels.type.tensor_type.shape.dim
+    assert batch.dim_param and not batch.dim_value, "batch size was frozen into the graph"
+    assert features.dim_value == 64
+    for n in (1, 7, 450):
+        assert onnx_logits(path, split.x_test[:n].numpy()).shape == (n, 10)
+
+
+def test_tolerance_check_can_fail(exported, split):
+    model, path = exported
+    changed = type(model)()
+    changed.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        changed.net[2].bias += 1e-2  # a real change must be caught
+    assert not compare(changed, path, split.x_test)["within_tolerance"]
     assert np.isfinite(onnx_logits(path, split.x_test[:2].numpy())).all()
+
+
+def test_uses_the_dynamo_exporter_and_shows_its_warnings(monkeypatch, tmp_path):
+    seen = {}
+
+    def exporter(model, args, f, **kwargs):  # stands in for torch.onnx.export
+        seen.update(kwargs)
+        warnings.warn("the exporter has something to say", UserWarning, stacklevel=2)
+
+    monkeypatch.setattr(onnx_export.torch.onnx, "export", exporter)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 10))
+    with pytest.warns(UserWarning, match="the exporter has something to say"):
+        export_onnx(model, torch.zeros(2, 64), tmp_path / "m.onnx")
+    assert seen["dynamo"] is True
+    assert seen["dynamic_shapes"] and "dynamic_axes" not in seen
+
+
+def test_docs_state_the_tolerance_the_code_checks():
+    assert ATOL == RTOL
+    for doc in ("README.md", "slides.md"):
+        stated = re.findall(r"atol = rtol = ([0-9.e-]+)", (TOPIC / doc).read_text())
+        assert stated and all(float(v) == ATOL for v in stated), (doc, stated)

@@ -66,7 +66,7 @@ def run_all(out: Path, seed: int = 0) -> list[tuple[str, str]]:
     n_files = len(push.files_to_upload(digits))
     rows.append(("push --dry-run would upload", f"{n_files} files, nothing sent"))
 
-    onnx_path = onnx_export.export_onnx(original, x[:1], out / "digits-mlp.onnx")
+    onnx_path = onnx_export.export_onnx(original, x[:2], out / "digits-mlp.onnx")
     cmp = onnx_export.compare(original, onnx_path, x)
     rows.append(
         (

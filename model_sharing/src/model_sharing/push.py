@@ -1,10 +1,13 @@
 """Publish a shared folder to the Hugging Face Hub: private by default, checked before upload.
 
-`push` validates the folder first (weights match run.json, card metadata valid), then needs
-HF_TOKEN from the environment (never from a file in the repo, never printed), then runs
-`create_repo` + `upload_folder`. `--dry-run` lists exactly the files and sizes that would go
-up and needs neither token nor network. Loading back by repo id uses the same
-`from_pretrained` call as loading the local folder (see classifier.load_classifier).
+`push` validates the folder first (weights match run.json, card metadata valid), then needs a
+token: `HF_TOKEN` from the environment, or the one `hf auth login` stored (never a file in the
+repo, never printed), then runs `create_repo` + `upload_folder`. `--dry-run` lists exactly the
+files and sizes that would go up and needs neither token nor network.
+
+Two ways up, side by side: `upload_folder` sends the checked folder as it is (our card,
+run.json); `--via mixin` calls `PyTorchModelHubMixin.push_to_hub`, which re-saves the model into
+a temporary folder first - config, weights and the mixin's own generic card, no run.json.
 
 Run: `uv run ms-push outputs/digits-mlp --repo-id your-name/digits-mlp --dry-run`
 """
@@ -12,15 +15,15 @@ Run: `uv run ms-push outputs/digits-mlp --repo-id your-name/digits-mlp --dry-run
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from pathlib import Path
 
 import huggingface_hub.constants
-from huggingface_hub import HfApi
+from huggingface_hub import HfApi, get_token
 
 from model_sharing.card import validate_card
+from model_sharing.classifier import load_classifier
 from model_sharing.errors import ShareError, run_cli
 from model_sharing.safetensors_tools import verify_folder
 
@@ -50,7 +53,22 @@ def check_folder(folder: Path) -> None:
     validate_card(folder / "README.md")
 
 
-def push(folder: Path, repo_id: str, *, private: bool = True, dry_run: bool = False) -> str:
+def hub_token() -> str:
+    """HF_TOKEN if set, else the token `hf auth login` stored; refuse before any request."""
+    token = get_token()
+    if not token:
+        raise ShareError(
+            "no Hugging Face token: run `hf auth login` or export HF_TOKEN=... (a write token "
+            "from https://huggingface.co/settings/tokens), or use --dry-run; nothing was uploaded"
+        )
+    if huggingface_hub.constants.HF_HUB_OFFLINE:
+        raise ShareError("HF_HUB_OFFLINE=1 is set: cannot reach the Hub; nothing was uploaded")
+    return token
+
+
+def push(
+    folder: Path, repo_id: str, *, private: bool = True, dry_run: bool = False, via: str = "folder"
+) -> str:
     """Everything that can fail offline fails before the first request; returns the repo URL."""
     if not REPO_ID.match(repo_id):
         raise ShareError(f"repo id {repo_id!r} must look like 'user-or-org/model-name'")
@@ -62,16 +80,12 @@ def push(folder: Path, repo_id: str, *, private: bool = True, dry_run: bool = Fa
         print(f"{sum(s for _, s in files):>12,d}  total, {len(files)} files -> {repo_id}")
         print(f"dry run: nothing uploaded ({'private' if private else 'public'} repo)")
         return f"https://huggingface.co/{repo_id}"
-    token = os.environ.get("HF_TOKEN")
-    if not token:
-        raise ShareError(
-            "HF_TOKEN is not set: create a write token at https://huggingface.co/settings/tokens, "
-            "export HF_TOKEN=..., or use --dry-run; nothing was uploaded"
-        )
-    if huggingface_hub.constants.HF_HUB_OFFLINE:
-        raise ShareError("HF_HUB_OFFLINE=1 is set: cannot reach the Hub; nothing was uploaded")
-    api = HfApi(token=token)
+    token = hub_token()
     try:
+        if via == "mixin":  # the one-liner: save_pretrained into a temp folder, then upload it
+            load_classifier(folder).push_to_hub(repo_id, private=private, token=token)
+            return f"https://huggingface.co/{repo_id}"
+        api = HfApi(token=token)
         url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
         api.upload_folder(
             repo_id=repo_id,
@@ -91,8 +105,16 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--repo-id", required=True, help="user-or-org/model-name")
     p.add_argument("--public", action="store_true", help="make the repo public (default private)")
     p.add_argument("--dry-run", action="store_true", help="list the files; upload nothing")
+    p.add_argument(
+        "--via",
+        choices=["folder", "mixin"],
+        default="folder",
+        help="upload_folder of this folder (default) or the mixin's push_to_hub (digits only)",
+    )
     args = p.parse_args(argv)
-    url = push(args.folder, args.repo_id, private=not args.public, dry_run=args.dry_run)
+    url = push(
+        args.folder, args.repo_id, private=not args.public, dry_run=args.dry_run, via=args.via
+    )
     if not args.dry_run:
         print(f"uploaded to {url}")
     return 0
