@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Refuse to build from recipes or exports that disagree with the lock.
+# Refuse to build from recipes or exports that disagree with the lock, or that hadolint rejects.
 uv run env-check-recipes
 uv run env-sync-check
+uv run hadolint example_project/Dockerfile
 
 cd example_project
 what="${1:-all}"
