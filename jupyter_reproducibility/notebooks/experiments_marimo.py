@@ -21,7 +21,6 @@ app = marimo.App()
 @app.cell
 def _():
     import marimo as mo
-
     from jupyter_reproducibility.experiments import load_digits_split, train_and_score
 
     X_train, X_test, y_train, y_test = load_digits_split(seed=0)
@@ -35,7 +34,7 @@ def _(mo):
     C_experiment_1 = mo.ui.slider(
         steps=[0.001, 0.01, 0.1, 1.0], value=0.001, label="C, experiment 1", show_value=True
     )
-    C_experiment_1
+    C_experiment_1  # noqa: B018 (a cell shows its last expression: the slider)
     return (C_experiment_1,)
 
 

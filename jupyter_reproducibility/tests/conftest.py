@@ -49,4 +49,5 @@ def python3_kernel_is_this_interpreter(tmp_path_factory) -> None:
 @pytest.fixture(scope="session")
 def fixture_check() -> subprocess.CompletedProcess:
     """`nbcheck` on the stored out-of-order notebook (one fresh kernel), shared by several tests."""
-    return run_module("jupyter_reproducibility.nbcheck", str(FIXTURES / "trap_out_of_order.ipynb"))
+    # A relative path, as the README types it, so the README's copy of the output can be checked.
+    return run_module("jupyter_reproducibility.nbcheck", "fixtures/trap_out_of_order.ipynb")

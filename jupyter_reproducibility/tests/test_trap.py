@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -9,7 +10,7 @@ import pytest
 from conftest import FIXTURES, NOTEBOOKS, TOPIC
 from jupyter_reproducibility.experiments import C_EXPERIMENT_1, C_EXPERIMENT_2, expected_accuracy
 from jupyter_reproducibility.make_fixture import NATURAL_SESSION, main, run_session
-from jupyter_reproducibility.nbcheck import FINDINGS
+from jupyter_reproducibility.nbcheck import DIFFERS
 from jupyter_reproducibility.plots import stored_accuracies
 
 FIXTURE = FIXTURES / "trap_out_of_order.ipynb"
@@ -51,20 +52,29 @@ def test_numbers_quoted_in_readme_and_slides_are_the_fresh_results() -> None:
 
 def test_nbcheck_reports_the_fixture(fixture_check) -> None:
     out = fixture_check.stdout
-    assert fixture_check.returncode == FINDINGS, fixture_check.stderr
-    # static: the re-run cell and the run that left no trace
+    assert fixture_check.returncode == DIFFERS, fixture_check.stderr
+    # warnings: the re-run cell, the run that left no trace, the name defined twice
     assert "cell 5 [6]" in out and "was run after cells below it: cell 7 [4], cell 8 [5]" in out
     assert "count(s) 3 missing" in out
     assert "run [3] was probably cell 5 (between cell 4 [2] and cell 7 [4])" in out
-    assert "`C` is assigned in cells 4, 7" in out
-    # dynamic: exactly the two cells whose outputs a fresh run changes, with the numbers
+    assert "`C` is defined in cells 4, 7" in out
+    # failures: exactly the two cells whose outputs a fresh run changes, with the numbers
     changed = [line for line in out.splitlines() if "output differs in a fresh run" in line]
     assert len(changed) == 2
     assert changed[0].strip().startswith("FAIL  cell 5 [6]")
     assert changed[1].strip().startswith("FAIL  cell 10 [7]")
     assert f"-experiment 1: test accuracy {expected_accuracy(C_EXPERIMENT_2):.3f}" in out
     assert f"+experiment 1: test accuracy {expected_accuracy(C_EXPERIMENT_1):.3f}" in out
-    assert "4 finding(s)" in out
+    assert "result: 2 failure(s), 3 warning(s)" in out
+
+
+def test_readme_shows_what_nbcheck_prints_on_the_fixture(fixture_check) -> None:
+    """The README's "What you should see" block is nbcheck's real output (timing aside)."""
+    readme = (TOPIC / "README.md").read_text(encoding="utf-8")
+    block = readme.split("`uv run nbcheck fixtures/trap_out_of_order.ipynb`:\n\n```\n", 1)[1]
+    block = block.split("```", 1)[0]
+    mask = re.compile(r"top to bottom, [0-9.]+ s")
+    assert mask.sub("", block).strip() == mask.sub("", fixture_check.stdout).strip()
 
 
 @pytest.mark.slow

@@ -1,31 +1,38 @@
-"""Rebuild the evidence: run the trap notebook's cells in the order a person naturally does.
+"""Rebuild the evidence: run a trap notebook's cells in the order a person naturally does.
 
-`fixtures/trap_out_of_order.ipynb` is not hand-edited JSON. This script opens the clean teaching
-copy (`notebooks/trap.ipynb`), starts a real kernel, executes the cells in the session order
-below (re-running experiment 1 after experiment 2) and saves the notebook with the outputs and
-execution counts the kernel produced, exactly as Jupyter would have saved it.
+The notebooks under `fixtures/` are not hand-edited JSON. This script opens a clean teaching
+copy from `notebooks/`, starts a real kernel, executes the cells in a scripted session order
+(e.g. re-running experiment 1 after experiment 2) and saves the notebook with the outputs and
+execution counts the kernel produced, exactly as Jupyter would have saved it. One session per
+trap:
+
+  out-of-order  notebooks/trap.ipynb: experiment 1 re-run after experiment 2 changed `C`
+  stale         notebooks/trap_stale.ipynb: the shared `test_size` updated, experiment 2 forgotten
+  redefined     notebooks/trap_redefined.ipynb: experiment 1 re-run after `features` was redefined
+  long          notebooks/trap_long.ipynb: the same, the redefinition among unrelated cells
 
     uv run jr-make-fixture                      # rewrites fixtures/trap_out_of_order.ipynb
+    uv run jr-make-fixture --trap stale         # rewrites fixtures/trap_stale_dependent.ipynb
     uv run jr-make-fixture --out outputs/x.ipynb
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
-import sys
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from jupyter_reproducibility.plumbing import error, write_notebook_atomic
 from jupyter_reproducibility.receipt import TOPIC_ROOT
 
-CLEAN_NOTEBOOK = TOPIC_ROOT / "notebooks" / "trap.ipynb"
-FIXTURE = TOPIC_ROOT / "fixtures" / "trap_out_of_order.ipynb"
+NOTEBOOKS, FIXTURES = TOPIC_ROOT / "notebooks", TOPIC_ROOT / "fixtures"
+CLEAN_NOTEBOOK = NOTEBOOKS / "trap.ipynb"
+FIXTURE = FIXTURES / "trap_out_of_order.ipynb"
 
 # (cell number, counting every cell from 1 as nbcheck reports them; what the person is doing)
 NATURAL_SESSION: list[tuple[int, str]] = [
@@ -37,6 +44,56 @@ NATURAL_SESSION: list[tuple[int, str]] = [
     (5, "scroll up, re-run experiment 1 'just in case' (C is now 1.0!)"),
     (10, "print the table for the paper"),
 ]
+
+
+@dataclass(frozen=True)
+class Trap:
+    clean: Path  # the teaching copy, committed without outputs
+    fixture: Path  # the evidence, committed with the outputs the session left
+    session: list[tuple[int, str]]
+
+
+def _run_all_then(code_cells: list[int], rerun: int, table: int) -> list[tuple[int, str]]:
+    """Run every code cell top to bottom, then re-run experiment 1 and print the table."""
+    return [
+        *((n, "run top to bottom") for n in code_cells),
+        (rerun, "scroll up, re-run experiment 1 'just in case' (`features` is redefined below!)"),
+        (table, "print the table for the paper"),
+    ]
+
+
+TRAPS: dict[str, Trap] = {
+    "out-of-order": Trap(CLEAN_NOTEBOOK, FIXTURE, NATURAL_SESSION),
+    "stale": Trap(
+        NOTEBOOKS / "trap_stale.ipynb",
+        FIXTURES / "trap_stale_dependent.ipynb",
+        [
+            (2, "import"),
+            (3, "the shared test_size = 0.3"),
+            (4, "split"),
+            (5, "experiment 1"),
+            (6, "experiment 2"),
+            (8, "the reviewer's test_size = 0.5"),
+            (4, "scroll up, split again"),
+            (5, "re-run experiment 1 (experiment 2 forgotten)"),
+            (9, "print the table for the paper"),
+        ],
+    ),
+    "redefined": Trap(
+        NOTEBOOKS / "trap_redefined.ipynb",
+        FIXTURES / "trap_redefined.ipynb",
+        _run_all_then([2, 4, 5, 7, 8, 10], rerun=5, table=10),
+    ),
+    "long": Trap(
+        NOTEBOOKS / "trap_long.ipynb",
+        FIXTURES / "trap_long.ipynb",
+        _run_all_then(
+            [2, 4, 5, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 19, 20, 21, 22, 24, 25, 27],
+            rerun=5,
+            table=27,
+        ),
+    ),
+}
 
 
 def run_session(
@@ -95,45 +152,30 @@ def merge_streams(cell: nbformat.NotebookNode) -> None:
     cell.outputs = merged
 
 
-def write_notebook_atomic(nb: nbformat.NotebookNode, path: Path) -> None:
-    """Write to a temporary file and rename, so a failed run never leaves half a notebook."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            nbformat.write(nb, f)
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; results are for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--notebook", type=Path, default=CLEAN_NOTEBOOK, help="clean notebook")
-    parser.add_argument("--out", type=Path, default=FIXTURE, help="where to save the result")
+    parser.add_argument("--trap", choices=TRAPS, default="out-of-order", help="which session")
+    parser.add_argument("--notebook", type=Path, help="clean notebook (default: the trap's)")
+    parser.add_argument("--out", type=Path, help="where to save the result (default: fixtures/)")
     args = parser.parse_args(argv)
-    if not args.notebook.is_file():
-        print(f"error: notebook not found: {args.notebook}", file=sys.stderr)
-        return 2
-    print(f"running {args.notebook} in the order of a natural session:")
+    trap = TRAPS[args.trap]
+    notebook, out = args.notebook or trap.clean, args.out or trap.fixture
+    if not notebook.is_file():
+        return error(f"notebook not found: {notebook}")
+    print(f"running {notebook} in the order of a natural session:")
     try:
-        nb = run_session(args.notebook, NATURAL_SESSION)
+        nb = run_session(notebook, trap.session)
     except CellExecutionError as exc:
-        print(f"error: a cell failed in the kernel: {exc.ename}: {exc.evalue}", file=sys.stderr)
-        return 2
+        return error(f"a cell failed in the kernel: {exc.ename}: {exc.evalue}")
     except (OSError, ValueError, nbformat.ValidationError) as exc:
         # nbformat's messages quote the file's start over several lines: keep the first one.
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"error: cannot rebuild the fixture from {args.notebook}: {reason}", file=sys.stderr)
-        return 2
+        return error(f"cannot rebuild the fixture from {notebook}: {reason}")
     try:
-        write_notebook_atomic(nb, args.out)
+        write_notebook_atomic(nb, out)
     except OSError as exc:
-        print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    print(f"saved {args.out} (outputs and execution counts as the kernel left them)")
+        return error(f"cannot write {out}: {exc.strerror or exc}")
+    print(f"saved {out} (outputs and execution counts as the kernel left them)")
     return 0
 
 

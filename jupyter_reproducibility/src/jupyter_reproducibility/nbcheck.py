@@ -1,15 +1,19 @@
-"""nbcheck: does this notebook's stored output come from a clean top-to-bottom run?
+"""nbcheck: do this notebook's stored outputs come from a clean top-to-bottom run?
 
-A saved notebook shows outputs, but not *how* they were produced. nbcheck looks for the traces
-that out-of-order work leaves behind and then re-runs the notebook to see if the outputs hold:
+A saved notebook shows outputs, but not *how* they were produced. The only real test is the one
+you would do by hand: restart the kernel, run all, and compare. nbcheck does exactly that, and
+also reads the traces out-of-order work leaves in the file, as warnings that say where to look:
 
-  static   execution counts that do not increase top to bottom, code cells never run, runs that
-           left no trace (missing counts: a cell was run more than once), kernel restarts
-           (repeated counts), and names used in a cell above the one that defines them;
-  dynamic  a fresh kernel runs every cell top to bottom (nbclient); every cell whose fresh output
-           differs from the stored one is listed with a diff, and every cell that fails.
+  warnings  execution counts that do not increase top to bottom, cells never run, runs that left
+            no trace (missing counts), kernel restarts (repeated counts), and names defined in
+            more than one cell (the hidden state that makes re-running a cell change a result);
+  failures  a fresh kernel runs every cell top to bottom (nbclient): a cell that fails, or whose
+            text output differs from the stored one (after masking what differs in every run:
+            timings, progress bars, object addresses, and any --ignore pattern).
 
-Exit code: 0 nothing found, 1 findings, 2 the notebook (or kernel) could not be used.
+Exit code: 0 the fresh run reproduces every stored output (warnings may remain; --strict makes
+them count), 1 the fresh run differs or fails (or --strict and warnings), 2 the notebook or the
+kernel could not be used (one `error: ...` line on stderr).
 
     uv run nbcheck fixtures/trap_out_of_order.ipynb
     uv run nbcheck notebooks/trap.ipynb --no-execute
@@ -19,41 +23,44 @@ from __future__ import annotations
 
 import argparse
 import ast
-import builtins
 import difflib
 import json
 import re
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbclient import NotebookClient
 from nbformat import NotebookNode
 
-# Exit codes, named so the tests and the report say the same thing.
-CLEAN, FINDINGS, UNUSABLE = 0, 1, 2
+from jupyter_reproducibility.plumbing import (
+    UNUSABLE,
+    NotebookUnusable,
+    error,
+    execute_in_kernel,
+    read_notebook,
+)
 
+CLEAN, DIFFERS = 0, 1  # exit codes; UNUSABLE (2) is bad input, as in every command here
+__all__ = ["CLEAN", "DIFFERS", "UNUSABLE", "check_notebook", "main"]
 
-class NotebookUnusable(Exception):
-    """The input cannot be checked at all (missing, not JSON, not a notebook, kernel won't run)."""
-
-
-@dataclass
-class Finding:
-    """One piece of evidence that the stored notebook does not match a top-to-bottom run."""
-
-    check: str
-    message: str
-    detail: list[str] = field(default_factory=list)
+# What differs between two honest runs, masked before outputs are compared. (name, pattern, mask)
+VOLATILE: list[tuple[str, re.Pattern[str], str]] = [
+    ("object address", re.compile(r"0x[0-9a-fA-F]{6,}"), "0x..."),
+    ("progress-bar rate", re.compile(r"\[\d+:\d\d(?::\d\d)?<[^\]]*\]"), "[time]"),
+    ("duration", re.compile(r"\d+(?:\.\d+)?\s?(?:ns|µs|us|ms|s|sec|seconds|min)\b"), "<time>"),
+]
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass
 class Report:
+    """What nbcheck found: warnings (traces in the file) and failures (the fresh run differs)."""
+
     path: Path
-    findings: list[Finding] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # check names, e.g. "order"
+    failures: list[str] = field(default_factory=list)  # "fresh-error" or "output-changed"
     lines: list[str] = field(default_factory=list)
 
     def section(self, title: str) -> None:
@@ -62,49 +69,20 @@ class Report:
     def ok(self, message: str) -> None:
         self.lines.append(f"  ok    {message}")
 
-    def note(self, message: str) -> None:
-        self.notes.append(message)
-        self.lines.append(f"  note  {message}")
+    def warn(self, check: str, message: str, detail: list[str] = ()) -> None:
+        self.warnings.append(check)
+        self.lines += [f"  warn  {message}", *(f"          {line}" for line in detail)]
 
-    def find(self, check: str, message: str, detail: list[str] | None = None) -> None:
-        finding = Finding(check, message, detail or [])
-        self.findings.append(finding)
-        self.lines.append(f"  FAIL  {message}")
-        self.lines.extend(f"          {line}" for line in finding.detail)
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading and describing cells
-# ---------------------------------------------------------------------------------------------
-
-
-def read_notebook(path: Path) -> NotebookNode:
-    """Read and validate; any problem becomes one NotebookUnusable with a readable reason."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotebookUnusable(f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NotebookUnusable(f"cannot read {path}: {exc}") from None
-    try:
-        nb = nbformat.reads(text, as_version=4)
-        nbformat.validate(nb)
-    except json.JSONDecodeError as exc:
-        raise NotebookUnusable(
-            f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})"
-        ) from None
-    except nbformat.ValidationError as exc:
-        raise NotebookUnusable(f"{path} is not a valid notebook: {exc.message}") from None
-    except Exception as exc:  # nbformat raises several types for non-notebook JSON
-        raise NotebookUnusable(f"{path} is not a valid notebook: {exc}") from None
-    return nb
+    def fail(self, check: str, message: str, detail: list[str] = ()) -> None:
+        self.failures.append(check)
+        self.lines += [f"  FAIL  {message}", *(f"          {line}" for line in detail)]
 
 
 def code_cells(nb: NotebookNode) -> list[tuple[int, NotebookNode]]:
     """(number, cell) for every non-empty code cell; numbers count all cells from 1, as shown."""
     return [
-        (i + 1, cell)
-        for i, cell in enumerate(nb.cells)
+        (i, cell)
+        for i, cell in enumerate(nb.cells, start=1)
         if cell.cell_type == "code" and cell.source.strip()
     ]
 
@@ -113,72 +91,54 @@ def label(number: int, cell: NotebookNode) -> str:
     """'cell 5 [6] `accuracy_1 = ...`': position, stored execution count and first line."""
     count = cell.get("execution_count")
     first = cell.source.strip().splitlines()[0]
-    if len(first) > 40:
-        first = first[:37] + "..."
+    first = first if len(first) <= 40 else first[:37] + "..."
     return f"cell {number} [{count if count is not None else ' '}] `{first}`"
 
 
-# ---------------------------------------------------------------------------------------------
-# Static checks: execution counts
-# ---------------------------------------------------------------------------------------------
+# --- Warnings: what the saved file gives away --------------------------------------------------
 
 
 def check_execution_counts(nb: NotebookNode, report: Report) -> None:
+    report.section("Warnings: execution counts in the saved file")
     cells = code_cells(nb)
     executed = [(n, c) for n, c in cells if c.get("execution_count") is not None]
-    report.section("Static: execution counts")
     if not executed:
-        report.note("no code cell has an execution count (a stripped notebook): nothing to trace")
+        report.ok("no execution counts (a stripped notebook): nothing to trace")
         return
 
     # A cell whose count is higher than that of a cell below it was run after that cell.
-    out_of_order = False
     for i, (number, cell) in enumerate(executed):
-        later_lower = [
-            (n, c) for n, c in executed[i + 1 :] if c.execution_count < cell.execution_count
-        ]
-        if later_lower:
-            out_of_order = True
-            below = ", ".join(f"cell {n} [{c.execution_count}]" for n, c in later_lower)
-            report.find(
-                "order",
-                f"{label(number, cell)} was run after cells below it: {below}",
+        below = [(n, c) for n, c in executed[i + 1 :] if c.execution_count < cell.execution_count]
+        if below:
+            cells_below = ", ".join(f"cell {n} [{c.execution_count}]" for n, c in below)
+            report.warn(
+                "order", f"{label(number, cell)} was run after cells below it: {cells_below}"
             )
-    if not out_of_order:
+    if "order" not in report.warnings:
         report.ok("execution counts increase top to bottom")
 
-    never = [(n, c) for n, c in cells if c.get("execution_count") is None]
-    if never:
-        report.find(
-            "never-run",
-            f"{len(never)} code cell(s) never run, so their effect is missing from the outputs: "
-            + ", ".join(label(n, c) for n, c in never),
-        )
-    else:
-        report.ok("every code cell was run")
+    if never := [label(n, c) for n, c in cells if c.get("execution_count") is None]:
+        report.warn("never-run", f"{len(never)} code cell(s) never run: " + ", ".join(never))
 
     counts = [c.execution_count for _, c in executed]
-    repeated = sorted({k for k in counts if counts.count(k) > 1})
-    if repeated:
-        report.find(
+    if repeated := sorted({k for k in counts if counts.count(k) > 1}):
+        report.warn(
             "restart",
             f"execution count(s) {repeated} appear more than once: the kernel was restarted "
             "between runs, so outputs come from different kernel sessions",
         )
-    missing = sorted(set(range(1, max(counts) + 1)) - set(counts))
-    if missing:
-        report.find(
+    if missing := sorted(set(range(1, max(counts) + 1)) - set(counts)):
+        shown = ", ".join(map(str, missing[:8])) + (", ..." if len(missing) > 8 else "")
+        report.warn(
             "hidden-runs",
-            f"{max(counts)} runs recorded for {len(executed)} executed cells (count(s) "
-            f"{_short(missing)} missing): some cell was run more than once (or run and deleted), "
-            "and the outputs of those runs are gone",
-            [line for k in missing[:8] if (line := _suspects_for(k, executed))],
+            f"{max(counts)} runs recorded for {len(executed)} executed cells (count(s) {shown} "
+            "missing): some cell was run more than once (or run and deleted), and the outputs "
+            "of those runs are gone",
+            [line for k in missing[:8] if (line := _suspect_for(k, executed))],
         )
-    elif not repeated:
-        report.ok("no hidden runs: each cell ran exactly once (counts 1..N, no gaps)")
 
 
-def _suspects_for(missing: int, executed: list[tuple[int, NotebookNode]]) -> str:
+def _suspect_for(missing: int, executed: list[tuple[int, NotebookNode]]) -> str:
     """Which cell most likely ran as count `missing` and was run again later.
 
     People mostly run downwards: the run numbered k usually sits below the cell numbered k-1
@@ -189,313 +149,139 @@ def _suspects_for(missing: int, executed: list[tuple[int, NotebookNode]]) -> str
     if not before or not after:
         return ""
     (low, above), (high, below) = max(before), min(after)
-    between = [n for n, _ in executed if above < n < below]
-    if not between:
+    if not (between := [n for n, _ in executed if above < n < below]):
         return ""
-    cells = ", ".join(f"cell {n}" for n in between)
     return (
-        f"run [{missing}] was probably {cells} (between cell {above} [{low}] and cell {below} "
-        f"[{high}]); its stored output is from a later run"
+        f"run [{missing}] was probably {', '.join(f'cell {n}' for n in between)} (between cell "
+        f"{above} [{low}] and cell {below} [{high}]); its stored output is from a later run"
     )
 
 
-def _short(numbers: list[int], limit: int = 8) -> str:
-    shown = ", ".join(map(str, numbers[:limit]))
-    return shown + (f", ... ({len(numbers)} in all)" if len(numbers) > limit else "")
+def defined_names(source: str) -> set[str]:
+    """Names a cell binds at module level with `x = ...`, `def x` or `class x` (not imports).
 
-
-# ---------------------------------------------------------------------------------------------
-# Static checks: names (use before define, redefinition)
-# ---------------------------------------------------------------------------------------------
-
-BUILTINS = set(dir(builtins)) | {"__name__", "__file__", "__builtins__", "display", "get_ipython"}
-
-
-@dataclass
-class CellNames:
-    """Names a cell reads before assigning them itself, and names it defines, in source order."""
-
-    reads: list[str] = field(default_factory=list)
-    defines: list[str] = field(default_factory=list)
-    assigns: list[str] = field(default_factory=list)  # plain `x = ...` values: redefinition risk
-
-
-class _NameCollector(ast.NodeVisitor):
-    """Walk one cell's module-level code; function and class bodies run later, so are skipped."""
-
-    def __init__(self) -> None:
-        self.names = CellNames()
-        self._local: set[str] = set()  # defined earlier in this cell or in a comprehension
-
-    def _read(self, name: str) -> None:
-        if name not in self._local and name not in self.names.reads:
-            self.names.reads.append(name)
-
-    def _define(self, name: str, plain_assignment: bool = False) -> None:
-        self._local.add(name)
-        if name not in self.names.defines:
-            self.names.defines.append(name)
-        if plain_assignment and name not in self.names.assigns:
-            self.names.assigns.append(name)
-
-    def visit_Name(self, node: ast.Name) -> None:
-        if isinstance(node.ctx, ast.Load):
-            self._read(node.id)
-        else:
-            self._define(node.id)
-
-    def visit_Assign(self, node: ast.Assign) -> None:
-        self.visit(node.value)  # the right-hand side is evaluated first
-        for target in node.targets:
-            self.visit(target)
-            for name in _target_names(target):
-                self._define(name, plain_assignment=True)
-
-    def visit_AugAssign(self, node: ast.AugAssign) -> None:
-        self.visit(node.value)
-        if isinstance(node.target, ast.Name):
-            self._read(node.target.id)  # `x += 1` needs x already
-        self.visit(node.target)
-
-    def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
-        for alias in node.names:
-            if alias.name != "*":
-                self._define(alias.asname or alias.name.split(".")[0])
-
-    visit_ImportFrom = visit_Import
-
-    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        for expr in [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults]:
-            if expr is not None:
-                self.visit(expr)
-        self._define(node.name)
-
-    visit_AsyncFunctionDef = visit_FunctionDef
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        for expr in [*node.decorator_list, *node.bases]:
-            self.visit(expr)
-        self._define(node.name)
-
-    def visit_Lambda(self, node: ast.Lambda) -> None:
-        for expr in [*node.args.defaults, *node.args.kw_defaults]:
-            if expr is not None:
-                self.visit(expr)
-
-    def _visit_comprehension(self, node: ast.AST, elements: list[ast.AST]) -> None:
-        # Loop variables of a comprehension exist only inside it: local while we visit it.
-        outside = set(self._local)
-        for gen in node.generators:
-            self.visit(gen.iter)
-            self._local.update(_target_names(gen.target))
-            for cond in gen.ifs:
-                self.visit(cond)
-        for element in elements:
-            self.visit(element)
-        self._local = outside
-
-    def visit_ListComp(self, node: ast.ListComp) -> None:
-        self._visit_comprehension(node, [node.elt])
-
-    visit_SetComp = visit_GeneratorExp = visit_ListComp
-
-    def visit_DictComp(self, node: ast.DictComp) -> None:
-        self._visit_comprehension(node, [node.key, node.value])
-
-    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
-        if node.type is not None:
-            self.visit(node.type)
-        if node.name:
-            self._define(node.name)
-        for statement in node.body:
-            self.visit(statement)
-
-
-def _target_names(target: ast.AST) -> list[str]:
-    """Names an assignment target binds: `a, b = ...` binds a and b; `x[0] = ...` binds none."""
-    return [
-        n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-    ]
-
-
-def cell_names(source: str) -> CellNames | None:
-    """Names in one cell; IPython syntax (%magic, !shell) is translated first. None if unparsable."""
-    from IPython.core.inputtransformer2 import TransformerManager
+    Only a hint about hidden state: a use before definition, or a name created by exec, is
+    left to the fresh run, which fails on it for real.
+    """
+    from IPython.core.inputtransformer2 import TransformerManager  # %magic and !shell lines
 
     try:
         tree = ast.parse(TransformerManager().transform_cell(source))
     except SyntaxError:
-        return None
-    collector = _NameCollector()
-    for statement in tree.body:
-        collector.visit(statement)
-    return collector.names
+        return set()  # the fresh run reports it as a failing cell
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            stored = (n for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+            names |= {n.id for n in stored if isinstance(n.ctx, ast.Store)}  # not `x[0] = ...`
+    return names
 
 
-def check_names(nb: NotebookNode, report: Report) -> None:
-    report.section("Static: names, read top to bottom")
-    cells = code_cells(nb)
-    names = {number: cell_names(cell.source) for number, cell in cells}
-    first_defined: dict[str, int] = {}
-    assigned_in: dict[str, list[int]] = {}
-    for number, found in names.items():
-        if found is None:
-            continue
-        for name in found.defines:
-            first_defined.setdefault(name, number)
-        for name in found.assigns:
-            assigned_in.setdefault(name, []).append(number)
-
-    used_early = False
-    by_number = dict(cells)
-    for number, found in names.items():
-        if found is None:
-            report.note(
-                f"{label(number, by_number[number])} is not valid Python: names not checked"
-            )
-            continue
-        for name in found.reads:
-            defined_at = first_defined.get(name)
-            if name in BUILTINS or defined_at is None or defined_at < number:
-                continue  # never defined at all: a star import or a kernel global; the fresh run tells
-            used_early = True
-            where = (
-                "further down in the same cell"
-                if defined_at == number
-                else f"further down, in cell {defined_at}"
-            )
-            report.find(
-                "use-before-define",
-                f"`{name}` is used in {label(number, by_number[number])} but first defined {where}",
-            )
-    if not used_early:
-        report.ok("no name is used above the cell that defines it")
-
-    # Not a finding on its own (a clean run is still correct), but it is the hidden state that
-    # makes out-of-order runs silently wrong: the value depends on which cell ran last.
-    for name, numbers in assigned_in.items():
+def check_redefinitions(nb: NotebookNode, report: Report) -> None:
+    report.section("Warnings: names defined in more than one cell")
+    defined_in: dict[str, list[int]] = {}
+    for number, cell in code_cells(nb):
+        for name in sorted(defined_names(cell.source)):
+            defined_in.setdefault(name, []).append(number)
+    # Not wrong on its own (a clean run is still correct), but it is the hidden state that makes
+    # out-of-order runs silently wrong: the value depends on which of the cells ran last.
+    for name, numbers in defined_in.items():
         if len(numbers) > 1:
-            report.note(
-                f"`{name}` is assigned in cells {', '.join(map(str, numbers))}: its value depends "
-                "on which of them ran last (marimo refuses this; give each experiment its own name)"
+            report.warn(
+                "redefinition",
+                f"`{name}` is defined in cells {', '.join(map(str, numbers))}: its value depends "
+                "on which of them ran last (marimo refuses this; give each its own name)",
             )
+    if "redefinition" not in report.warnings:
+        report.ok("every name is defined in one cell")
 
 
-# ---------------------------------------------------------------------------------------------
-# Dynamic check: re-execute in a fresh kernel and diff the outputs
-# ---------------------------------------------------------------------------------------------
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+# --- Failures: restart the kernel, run all, compare -------------------------------------------
 
 
-def output_text(cell: NotebookNode) -> list[str]:
-    """A cell's outputs as comparable lines: stdout, then stderr, then results and errors.
+def comparable_lines(cell: NotebookNode, ignore: list[re.Pattern[str]]) -> list[str]:
+    """A cell's text outputs as lines: stdout, then stderr, then results and errors, masked.
 
-    A kernel may deliver one `print` as one or several stream messages, and stdout and stderr
-    interleave differently from run to run, so each stream is joined before it is split into
-    lines. Images and HTML are not compared (their bytes differ between runs and library
-    versions); object addresses (`at 0x7f...`) are masked because they differ in every process.
+    A kernel may deliver one `print` as several stream messages, so each stream is joined before
+    it is split; a progress bar redraws its line with `\\r`, so only the last drawing counts.
+    Images and HTML are not compared (their bytes differ between runs and library versions).
     """
     streams = {"stdout": "", "stderr": ""}
     results: list[str] = []
     for out in cell.get("outputs", []):
-        kind = out.get("output_type")
-        if kind == "stream":
-            streams[out.get("name", "stdout")] = streams.get(
-                out.get("name", "stdout"), ""
-            ) + out.get("text", "")
-        elif kind in ("execute_result", "display_data"):
-            results.extend(out.get("data", {}).get("text/plain", "").splitlines())
-        elif kind == "error":
-            results.append(f"{out.get('ename')}: {out.get('evalue')}")
-    lines = streams["stdout"].splitlines()
-    lines += [f"stderr: {line}" for line in streams["stderr"].splitlines()]
-    lines += results
-    return [_ADDRESS.sub(" at 0x...", _ANSI.sub("", line)) for line in lines]
+        if out.output_type == "stream":
+            streams[out.name] = streams.get(out.name, "") + out.text
+        elif out.output_type in ("execute_result", "display_data"):
+            results += out.get("data", {}).get("text/plain", "").splitlines()
+        elif out.output_type == "error":
+            results.append(f"{out.ename}: {out.evalue}")
+    lines = _drawn_lines(streams["stdout"])
+    lines += [f"stderr: {line}" for line in _drawn_lines(streams["stderr"])]
+    masked = []
+    for line in [*lines, *results]:
+        line = _ANSI.sub("", line)
+        for _, pattern, mask in VOLATILE:
+            line = pattern.sub(mask, line)
+        for pattern in ignore:
+            line = pattern.sub("<ignored>", line)
+        masked.append(line)
+    return masked
 
 
-def execute_fresh(
-    nb: NotebookNode, cwd: Path, kernel_name: str, timeout: int
-) -> tuple[NotebookNode, float]:
-    """Run a copy of `nb` top to bottom in a new kernel, errors kept as outputs; (result, seconds)."""
-    from jupyter_client.kernelspec import NoSuchKernel
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+def _drawn_lines(text: str) -> list[str]:
+    """Lines as a terminal shows them: after a `\r`, the line is drawn again from its start."""
+    if not text:
+        return []
+    return [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.rstrip("\n").split("\n")]
 
-    fresh = nbformat.from_dict(json.loads(json.dumps(nb)))  # deep copy: the stored one stays intact
-    for cell in fresh.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
+
+def run_fresh(nb: NotebookNode, cwd: Path, kernel_name: str, timeout: int) -> NotebookNode:
+    """Restart and run all: a copy of `nb`, outputs cleared, run top to bottom in a new kernel."""
+    fresh = nbformat.from_dict(json.loads(json.dumps(nb)))  # deep copy: the stored one stays
+    for _, cell in code_cells(fresh):
+        cell.outputs, cell.execution_count = [], None
     client = NotebookClient(
         fresh,
         kernel_name=kernel_name,
         timeout=timeout,
         allow_errors=True,  # a failing cell is a finding, not a crash: keep going and report it
-        record_timing=False,
         resources={"metadata": {"path": str(cwd)}},
     )
-    started = time.perf_counter()
-    try:
-        # The kernel's own log (e.g. its TCP notice) is not notebook output: keep it off our report.
-        client.execute(stderr=subprocess.DEVNULL)
-    except NoSuchKernel:
-        raise NotebookUnusable(
-            f"no Jupyter kernel named {kernel_name!r} (try --kernel python3)"
-        ) from None
-    except CellTimeoutError:
-        raise NotebookUnusable(
-            f"a cell ran longer than --timeout {timeout} s in the fresh run"
-        ) from None
-    except DeadKernelError as exc:
-        raise NotebookUnusable(f"the kernel died during the fresh run: {exc}") from None
-    except Exception as exc:  # e.g. the kernel's interpreter is missing or cannot start
-        raise NotebookUnusable(
-            f"could not run kernel {kernel_name!r}: {type(exc).__name__}: {exc}"
-        ) from None
-    return fresh, time.perf_counter() - started
+    execute_in_kernel(client, "the fresh run")
+    return fresh
 
 
 def check_fresh_run(
-    nb: NotebookNode, fresh: NotebookNode, seconds: float, kernel_name: str, report: Report
+    nb: NotebookNode, fresh: NotebookNode, report: Report, ignore: list[re.Pattern[str]]
 ) -> None:
-    report.section(f"Dynamic: fresh kernel ({kernel_name}), top to bottom, {seconds:.1f} s")
     stored_any = any(c.get("outputs") for _, c in code_cells(nb))
     if not stored_any:
-        report.note("no stored outputs to compare: checking only that a fresh run succeeds")
-    changed = failed = 0
+        report.ok("no stored outputs to compare: checking only that a fresh run succeeds")
     fresh_cells = dict(code_cells(fresh))
     for number, cell in code_cells(nb):
         new = fresh_cells[number]
-        errors = [o for o in new.get("outputs", []) if o.get("output_type") == "error"]
-        if errors:
-            failed += 1
-            report.find(
-                "fresh-error",
-                f"{label(number, cell)} fails in a fresh run: "
-                f"{errors[0].get('ename')}: {errors[0].get('evalue')}",
-            )
-            continue
-        if not stored_any or cell.get("execution_count") is None:
-            continue  # nothing stored to compare with; never-run cells are reported above
-        before, after = output_text(cell), output_text(new)
-        if before != after:
-            changed += 1
-            diff = difflib.unified_diff(before, after, "stored", "fresh", lineterm="", n=0)
-            report.find(
-                "output-changed",
-                f"{label(number, cell)} output differs in a fresh run:",
-                [line for line in diff if not line.startswith("@@")],
-            )
-    if not failed:
+        if errors := [o for o in new.outputs if o.output_type == "error"]:
+            message = f"{errors[0].ename}: {errors[0].evalue}"
+            report.fail("fresh-error", f"{label(number, cell)} fails in a fresh run: {message}")
+        elif stored_any and cell.get("execution_count") is not None:
+            before, after = comparable_lines(cell, ignore), comparable_lines(new, ignore)
+            if before != after:
+                diff = difflib.unified_diff(before, after, "stored", "fresh", lineterm="", n=0)
+                report.fail(
+                    "output-changed",
+                    f"{label(number, cell)} output differs in a fresh run:",
+                    [line for line in diff if not line.startswith("@@")],
+                )
+    if "fresh-error" not in report.failures:
         report.ok("every cell runs in a fresh kernel")
-    if stored_any and not changed:
+    if stored_any and "output-changed" not in report.failures:
         report.ok("every stored text output is reproduced by the fresh run")
 
 
-# ---------------------------------------------------------------------------------------------
-# Command line
-# ---------------------------------------------------------------------------------------------
+# --- Command line --------------------------------------------------------------------------------
 
 
 def check_notebook(
@@ -505,54 +291,75 @@ def check_notebook(
     kernel_name: str | None = None,
     timeout: int = 120,
     cwd: Path | None = None,
+    ignore: list[str] = (),
 ) -> Report:
     """Run every check on the notebook at `path` and return the report (raises NotebookUnusable)."""
+    try:
+        patterns = [re.compile(p) for p in ignore]
+    except re.error as exc:
+        raise NotebookUnusable(
+            f"--ignore {exc.pattern!r} is not a regular expression: {exc}"
+        ) from None
     nb = read_notebook(path)
     report = Report(Path(path))
-    total = len(nb.cells)
-    report.lines.append(
-        f"nbcheck {path}: {total} cells, {len(code_cells(nb))} non-empty code cells"
-    )
+    report.lines.append(f"nbcheck {path}: {len(nb.cells)} cells, {len(code_cells(nb))} code")
     check_execution_counts(nb, report)
-    check_names(nb, report)
-    if execute:
-        if cwd is not None and not Path(cwd).is_dir():
-            raise NotebookUnusable(f"--cwd {cwd} is not a folder")
-        kernel = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
-        fresh, seconds = execute_fresh(nb, cwd or Path(path).resolve().parent, kernel, timeout)
-        check_fresh_run(nb, fresh, seconds, kernel, report)
-    else:
-        report.section("Dynamic: skipped (--no-execute)")
+    check_redefinitions(nb, report)
+    if not execute:
+        report.section("Failures: fresh run skipped (--no-execute)")
+        return report
+    if cwd is not None and not Path(cwd).is_dir():
+        raise NotebookUnusable(f"--cwd {cwd} is not a folder")
+    kernel = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
+    started = time.perf_counter()
+    fresh = run_fresh(nb, cwd or Path(path).resolve().parent, kernel, timeout)
+    report.section(
+        f"Failures: fresh kernel ({kernel}), top to bottom, {time.perf_counter() - started:.1f} s"
+    )
+    check_fresh_run(nb, fresh, report, patterns)
     return report
 
 
-def summary(report: Report, executed: bool = True) -> str:
-    n = len(report.findings)
-    if n == 0 and not executed:
-        return "result: no static findings; outputs not re-checked (--no-execute) (exit 0)"
-    if n == 0:
-        return "result: clean - the stored notebook is what a top-to-bottom run gives (exit 0)"
-    return (
-        f"result: {n} finding(s) - the stored outputs are not what a top-to-bottom run gives; "
-        "restart the kernel and run all before you trust or share them (exit 1)"
-    )
+def exit_code(report: Report, strict: bool = False) -> int:
+    return DIFFERS if report.failures or (strict and report.warnings) else CLEAN
+
+
+def summary(report: Report, executed: bool = True, strict: bool = False) -> str:
+    code = exit_code(report, strict)
+    warned = f"{len(report.warnings)} warning(s)"
+    if report.failures:
+        return (
+            f"result: {len(report.failures)} failure(s), {warned} - the stored outputs are not "
+            "what a top-to-bottom run gives; restart the kernel and run all before you trust "
+            f"or share them (exit {code})"
+        )
+    if code == DIFFERS:
+        return f"result: {warned}, and --strict counts them (exit {code})"
+    if not executed:
+        return f"result: {warned}; outputs not re-checked (--no-execute) (exit {code})"
+    return f"result: a fresh run reproduces every stored output; {warned} (exit {code})"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="nbcheck",
         description="Check that a notebook's stored outputs come from a clean top-to-bottom run.",
-        epilog="exit code: 0 clean, 1 findings, 2 unreadable notebook or unusable kernel",
+        epilog="exit code: 0 a fresh run reproduces the outputs, 1 it does not (or --strict and "
+        "warnings), 2 unreadable notebook or unusable kernel",
     )
     parser.add_argument("notebook", type=Path, help="the .ipynb file to check")
+    parser.add_argument("--no-execute", action="store_true", help="warnings only: no kernel")
+    parser.add_argument("--strict", action="store_true", help="warnings also give exit 1")
     parser.add_argument(
-        "--no-execute", action="store_true", help="static checks only: do not start a kernel"
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="mask this pattern in outputs before comparing (repeatable), e.g. a date",
     )
     parser.add_argument("--kernel", help="kernel to run it in (default: the notebook's own)")
     parser.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell")
-    parser.add_argument(
-        "--cwd", type=Path, help="working folder of the fresh kernel (default: the notebook's)"
-    )
+    parser.add_argument("--cwd", type=Path, help="the fresh kernel's folder (default: notebook's)")
     args = parser.parse_args(argv)
     try:
         report = check_notebook(
@@ -561,13 +368,13 @@ def main(argv: list[str] | None = None) -> int:
             kernel_name=args.kernel,
             timeout=args.timeout,
             cwd=args.cwd,
+            ignore=args.ignore,
         )
     except NotebookUnusable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return UNUSABLE
+        return error(str(exc))
     print("\n".join(report.lines))
-    print(summary(report, executed=not args.no_execute))
-    return FINDINGS if report.findings else CLEAN
+    print(summary(report, executed=not args.no_execute, strict=args.strict))
+    return exit_code(report, args.strict)
 
 
 if __name__ == "__main__":

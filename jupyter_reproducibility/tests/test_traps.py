@@ -1,0 +1,138 @@
+"""The other traps of the original notebook: each nbcheck catches and marimo refuses.
+
+  stale      the shared `test_size` updated in a new cell, experiment 1 re-run, experiment 2
+             forgotten: the table mixes two test sets
+  redefined  `features` rewritten under the same name for experiment 2, experiment 1 re-run
+  long       the same, with the second `def features` among 20 unrelated cells
+
+Each fixture was made by a real kernel (`jr-make-fixture --trap NAME`). The numbers are checked
+against the experiments computed directly here, not against nbcheck's own arithmetic.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import TOPIC, run_module
+from jupyter_reproducibility.experiments import load_digits_split, train_and_score
+from jupyter_reproducibility.make_fixture import TRAPS, run_session
+from jupyter_reproducibility.nbcheck import DIFFERS
+
+
+def accuracy(C: float, test_size: float = 0.3, binarised: bool = False) -> float:
+    split = load_digits_split(seed=0, test_size=test_size)
+    X_train, X_test = split.X_train, split.X_test
+    if binarised:
+        X_train, X_test = (X_train > 0.5).astype(float), (X_test > 0.5).astype(float)
+    return train_and_score(X_train, split.y_train, X_test, split.y_test, C=C)
+
+
+# trap -> (name defined twice, the cells defining it, stored experiment-1 value, fresh value)
+EXPECTED = {
+    "stale": ("test_size", "3, 8", lambda: accuracy(0.001, 0.5), lambda: accuracy(0.001)),
+    "redefined": ("features", "4, 7", lambda: accuracy(1.0, binarised=True), lambda: accuracy(1.0)),
+    "long": ("features", "4, 24", lambda: accuracy(1.0, binarised=True), lambda: accuracy(1.0)),
+}
+
+
+@pytest.fixture(scope="module")
+def nbcheck_runs() -> dict[str, subprocess.CompletedProcess]:
+    """nbcheck on the three fixtures, started together (each waits on its own kernel)."""
+    running = {
+        trap: subprocess.Popen(
+            [sys.executable, "-m", "jupyter_reproducibility.nbcheck", str(TRAPS[trap].fixture)],
+            cwd=TOPIC,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for trap in EXPECTED
+    }
+    done = {}
+    for trap, process in running.items():
+        out, err = process.communicate(timeout=600)
+        done[trap] = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    return done
+
+
+@pytest.mark.parametrize("trap", EXPECTED)
+def test_nbcheck_catches_the_trap(nbcheck_runs, trap: str) -> None:
+    name, cells, stored, fresh = EXPECTED[trap]
+    result = nbcheck_runs[trap]
+    assert result.returncode == DIFFERS, result.stdout + result.stderr
+    out = result.stdout
+    assert f"`{name}` is defined in cells {cells}" in out  # the warning points at both cells
+    assert "`accuracy_1 = train_and_score(" in out and "output differs in a fresh run" in out
+    assert f"-experiment 1: test accuracy {stored():.3f}" in out  # what the file claims
+    assert f"+experiment 1: test accuracy {fresh():.3f}" in out  # what top to bottom gives
+    assert f"{stored():.3f}" != f"{fresh():.3f}"
+
+
+def test_the_stale_table_mixes_two_test_sets() -> None:
+    """Experiment 2's stored number is from the old test set, experiment 1's from the new one."""
+    nb = nbformat.read(TRAPS["stale"].fixture, as_version=4)
+    table = "".join(o.text for o in nb.cells[-1].outputs)
+    assert "test set: 50% of the digits" in table
+    assert f"experiment 1 | C = 0.001 | {accuracy(0.001, 0.5):.3f}" in table  # new test set
+    assert f"experiment 2 | C = 1.0   | {accuracy(1.0, 0.3):.3f}" in table  # old, forgotten
+    assert f"{accuracy(1.0, 0.3):.3f}" != f"{accuracy(1.0, 0.5):.3f}"
+
+
+def as_marimo_cells(fixture: Path, out: Path) -> Path:
+    """The notebook's code cells copied into marimo as they are, one marimo cell each."""
+    nb = nbformat.read(fixture, as_version=4)
+    lines = ["import marimo", "", '__generated_with = "0.25.2"', "app = marimo.App()", ""]
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            lines += [
+                "",
+                "@app.cell",
+                "def _():",
+                textwrap.indent(cell.source, "    "),
+                "    return",
+            ]
+    out.write_text("\n".join([*lines, ""]), encoding="utf-8")
+    return out
+
+
+@pytest.mark.parametrize("trap", EXPECTED)
+def test_marimo_check_refuses_the_trap(tmp_path: Path, trap: str) -> None:
+    name = EXPECTED[trap][0]
+    copied = as_marimo_cells(TRAPS[trap].fixture, tmp_path / f"{trap}.py")
+    result = run_module("marimo", "check", str(copied))
+    assert result.returncode != 0
+    assert f"Variable '{name}' is defined in multiple cells" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("trap", ["redefined", "stale"])
+def test_marimo_convert_keeps_only_the_top_to_bottom_meaning(tmp_path: Path, trap: str) -> None:
+    """`marimo convert` renames the second definition (`features_1`, `test_size_1`), so the app
+    it writes runs the top-to-bottom notebook: the fresh number, never the stored one."""
+    name, _, stored, fresh = EXPECTED[trap]
+    app = tmp_path / f"{trap}.py"
+    converted = run_module("marimo", "convert", str(TRAPS[trap].fixture), "-o", str(app))
+    assert converted.returncode == 0, converted.stderr
+    assert f"{name}_1" in app.read_text(encoding="utf-8")
+    assert run_module("marimo", "check", str(app)).returncode == 0
+    ran = subprocess.run([sys.executable, str(app)], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    assert f"experiment 1: test accuracy {fresh():.3f}" in ran.stdout
+    assert f"experiment 1: test accuracy {stored():.3f}" not in ran.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trap", EXPECTED)
+def test_make_fixture_rebuilds_the_trap(trap: str) -> None:
+    """The evidence is reproducible: the scripted session gives the committed notebook again."""
+    rebuilt = run_session(TRAPS[trap].clean, TRAPS[trap].session, verbose=False)
+    stored = nbformat.read(TRAPS[trap].fixture, as_version=4)
+    as_run = [
+        [(c.source, c.get("execution_count"), c.get("outputs")) for c in nb.cells]
+        for nb in (rebuilt, stored)
+    ]
+    assert as_run[0] == as_run[1]
