@@ -17,11 +17,14 @@ if SRC not in sys.path:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    import torch
+    from scaling_multi_gpu.hwinfo import cuda_status
 
-    if torch.cuda.is_available():
+    if not any("gpu" in item.keywords for item in items):
         return
-    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    usable, why = cuda_status()  # "no GPU" and "torch cannot use the GPU (...)" differ on purpose
+    if usable:
+        return
+    skip = pytest.mark.skip(reason=f"needs a CUDA GPU: {why}")
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)

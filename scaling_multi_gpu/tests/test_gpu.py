@@ -1,8 +1,9 @@
-"""GPU checks: run where CUDA is present, skipped with a reason elsewhere (untested on the CPU-only
-machine this topic was written on; see the README)."""
+"""GPU checks: run where CUDA is present, skipped with a reason elsewhere ("no GPU" and "torch
+cannot use the GPU" are different reasons). `scripts/device_check.sh` runs them with the bench."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -11,6 +12,9 @@ import sys
 import pytest
 
 pytestmark = pytest.mark.gpu
+needs_deepspeed = pytest.mark.skipif(
+    importlib.util.find_spec("deepspeed") is None, reason="needs DeepSpeed (not installed here)"
+)
 ARGS = ["--steps", "30", "--seed", "0", "--global-batch", "64"]
 
 
@@ -62,15 +66,12 @@ def test_nccl_ddp_with_world_size_one(tmp_path):
     assert run["metrics"]["test_accuracy"] >= 0.9
 
 
-def test_throughput_and_mfu_for_each_strategy_on_one_gpu(tmp_path):
+def check_throughput_and_mfu(runs: dict) -> None:
     import torch
     from scaling_multi_gpu.hwinfo import peak_tflops
 
-    runs = train(tmp_path, "all", "ddp,fsdp,zero1,zero2,zero3", nproc=1)
-    runs["single"] = train(tmp_path, "single", "single")["single"]
-    assert set(runs) == {"single", "ddp", "fsdp", "zero1", "zero2", "zero3"}
     # MFU needs the datasheet peak: required wherever this GPU is in the table (H100, H200, ...).
-    known_peak = peak_tflops(torch.cuda.get_device_name(0), "fp32") is not None
+    known_peak = peak_tflops(torch.cuda.get_device_name(0), "tf32") is not None
     for name, run in runs.items():
         m = run["metrics"]
         print(
@@ -80,5 +81,38 @@ def test_throughput_and_mfu_for_each_strategy_on_one_gpu(tmp_path):
         assert m["backend"] == (None if name == "single" else "nccl"), name
         assert m["samples_per_s"] > 0 and m["achieved_tflops_per_device"] > 0
         assert m["test_accuracy"] >= 0.9, name
+        # fp32 with PyTorch's defaults: cuDNN may use TF32, so the TF32 peak is the denominator
+        assert m["allow_tf32"]["cudnn"] and m["math_mode"] == "tf32", name
         if known_peak:
             assert m["mfu"] is not None and 0 < m["mfu"] < 1, (name, m["mfu"])
+
+
+def test_throughput_and_mfu_for_each_strategy_on_one_gpu(tmp_path):
+    runs = train(tmp_path, "all", "ddp,fsdp", nproc=1)
+    runs["single"] = train(tmp_path, "single", "single")["single"]
+    assert set(runs) == {"single", "ddp", "fsdp"}
+    check_throughput_and_mfu(runs)
+
+
+@needs_deepspeed
+def test_throughput_and_mfu_for_each_zero_stage_on_one_gpu(tmp_path):
+    runs = train(tmp_path, "zero", "zero1,zero2,zero3", nproc=1)
+    assert set(runs) == {"zero1", "zero2", "zero3"}
+    check_throughput_and_mfu(runs)
+
+
+def test_tf32_off_is_recorded_and_divides_by_the_fp32_peak(tmp_path):
+    run = train(tmp_path, "fp32", "single", extra=["--tf32", "off"])["single"]
+    m = run["metrics"]
+    assert m["allow_tf32"] == {"matmul": False, "cudnn": False} and m["math_mode"] == "fp32"
+    assert run["config"]["tf32"] == "off"
+
+
+def test_resnet152_at_32px_trains_with_sync_bn_and_accumulation(tmp_path):
+    """The GPU paths a learner meets first: ResNet-152 at 32 px (BatchNorm with a 1x1 map in the
+    last stage), SyncBatchNorm under DDP, gradient accumulation with no_sync, device evaluation."""
+    pytest.importorskip("torchvision", reason="needs the vision extra: uv sync --extra vision")
+    extra = ["--model", "resnet152", "--sync-bn", "--grad-accum", "2", "--n-samples", "256"]
+    run = train(tmp_path, "resnet", "ddp", nproc=1, extra=extra)["ddp-accum2"]
+    assert run["config"]["sync_bn"] and run["config"]["micro_batch"] == 32
+    assert run["metrics"]["backend"] == "nccl" and run["metrics"]["final_loss"] > 0

@@ -21,29 +21,79 @@ import torch
 
 from scaling_multi_gpu.cli import run_cli
 
-# Dense peak tensor throughput in TFLOP/s from vendor datasheets (no 2:4 sparsity).
-# "fp32" is plain FP32 (what PyTorch matmuls use by default), not TF32.
-# Matched by substring of torch.cuda.get_device_name(), most specific first.
+# Dense peak throughput in TFLOP/s from vendor datasheets (no 2:4 sparsity), per math mode:
+# "fp32" is true FP32 (CUDA cores), "tf32" is FP32 data on tensor cores with a 10-bit mantissa.
+# PyTorch lets cuDNN convolutions use TF32 by default (torch.backends.cudnn.allow_tf32 = True) but
+# not matmuls: an "fp32" ResNet run is mostly TF32, and dividing it by the fp32 peak would report an
+# MFU above 100 %. `mfu_peak()` picks the column from the flags actually set.
+# Matched by substring of torch.cuda.get_device_name(), most specific first. Missing = unknown.
 PEAK_TFLOPS: list[tuple[str, dict[str, float]]] = [
-    ("H200", {"bf16": 989.0, "fp16": 989.0, "fp32": 67.0}),
-    ("H100 PCIe", {"bf16": 756.0, "fp16": 756.0, "fp32": 51.0}),
-    ("H100", {"bf16": 989.0, "fp16": 989.0, "fp32": 67.0}),  # SXM
-    ("A100", {"bf16": 312.0, "fp16": 312.0, "fp32": 19.5}),
-    ("L40S", {"bf16": 362.0, "fp16": 362.0, "fp32": 91.6}),
-    ("A40", {"bf16": 149.7, "fp16": 149.7, "fp32": 37.4}),
-    ("V100", {"fp16": 125.0, "fp32": 15.7}),
+    ("H200", {"bf16": 989.0, "fp16": 989.0, "tf32": 494.7, "fp32": 67.0}),  # SXM
+    ("H100 PCIe", {"bf16": 756.0, "fp16": 756.0, "tf32": 378.0, "fp32": 51.0}),
+    ("H100 NVL", {"bf16": 835.0, "fp16": 835.0, "tf32": 417.5, "fp32": 60.0}),
+    ("H100", {"bf16": 989.0, "fp16": 989.0, "tf32": 494.7, "fp32": 67.0}),  # SXM
+    ("A100", {"bf16": 312.0, "fp16": 312.0, "tf32": 156.0, "fp32": 19.5}),
+    ("L40S", {"bf16": 362.0, "fp16": 362.0, "tf32": 183.0, "fp32": 91.6}),
+    ("A40", {"bf16": 149.7, "fp16": 149.7, "tf32": 74.8, "fp32": 37.4}),
+    ("V100", {"fp16": 125.0, "fp32": 15.7}),  # no bf16, no tf32 tensor cores
     ("T4", {"fp16": 65.0, "fp32": 8.1}),
-    ("MI300X", {"bf16": 1307.0, "fp16": 1307.0, "fp32": 163.4}),
+    ("MI300X", {"bf16": 1307.4, "fp16": 1307.4, "tf32": 653.7, "fp32": 163.4}),
     ("MI250X", {"bf16": 383.0, "fp16": 383.0, "fp32": 47.9}),
 ]
 
 
 def peak_tflops(device_name: str, dtype: str) -> float | None:
-    """Datasheet peak for a GPU name and dtype ("bf16", "fp16", "fp32"); None when unknown."""
+    """Datasheet peak for a GPU name and math mode (bf16, fp16, tf32, fp32); None when unknown."""
     for key, peaks in PEAK_TFLOPS:
         if key.lower() in device_name.lower():
             return peaks.get(dtype)
     return None
+
+
+def math_mode(precision: str, allow_tf32: bool) -> str:
+    """The tensor-core mode a run's matmuls and convolutions really use: bf16, tf32 or fp32."""
+    if precision in ("bf16", "fp16"):
+        return precision
+    return "tf32" if allow_tf32 else "fp32"
+
+
+def mfu_peak(device_name: str, precision: str, allow_tf32: bool, devices: int = 1) -> float | None:
+    """The peak to divide achieved FLOP/s by: the right column, times the devices doing the work
+    (nn.DataParallel on k GPUs is ONE process whose throughput k GPUs produce)."""
+    peak = peak_tflops(device_name, math_mode(precision, allow_tf32))
+    return peak * devices if peak is not None else None
+
+
+def tf32_flags() -> dict[str, bool]:
+    """What PyTorch will let TF32 do right now (matmuls and cuDNN convolutions are separate)."""
+    return {
+        "matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+        "cudnn": bool(torch.backends.cudnn.allow_tf32),
+    }
+
+
+def cuda_status() -> tuple[bool, str]:
+    """(usable, why not): tells "no GPU here" apart from "a GPU torch cannot use" (driver too old
+    for this torch's CUDA, or a CPU-only torch build) - the fixes are different."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        usable = torch.cuda.is_available()
+    if usable:
+        return True, f"{torch.cuda.device_count()} GPU(s): {torch.cuda.get_device_name(0)}"
+    hardware = Path("/dev/nvidia0").exists() or Path("/dev/kfd").exists()
+    if shutil.which("nvidia-smi") is not None:
+        done = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
+        hardware = hardware or (done.returncode == 0 and "GPU" in done.stdout)
+    if not hardware:
+        return False, "no GPU"
+    said = " ".join(str(w.message).split(".")[0] for w in caught if "CUDA" in str(w.message))
+    build = f"torch {torch.__version__} built for CUDA {torch.version.cuda}"
+    return (
+        False,
+        f"torch cannot use the GPU (driver too old?): {build}; {said or 'no reason given'}",
+    )
 
 
 def cpu_info() -> dict[str, Any]:
@@ -89,6 +139,7 @@ def gpu_info() -> list[dict[str, Any]]:
                 "compute_capability": f"{p.major}.{p.minor}",
                 "multiprocessors": p.multi_processor_count,
                 "peak_tflops_bf16": peak_tflops(p.name, "bf16"),
+                "peak_tflops_tf32": peak_tflops(p.name, "tf32"),
                 "peak_tflops_fp32": peak_tflops(p.name, "fp32"),
             }
         )
@@ -159,7 +210,7 @@ def render(info: dict[str, Any]) -> str:
         lines.append("gpus            none visible: distributed runs use the gloo backend on CPU")
     for g in info["gpus"]:
         peak = (
-            f"peak {g['peak_tflops_bf16']} TFLOP/s bf16, {g['peak_tflops_fp32']} fp32"
+            f"peak {g['peak_tflops_bf16']} TFLOP/s bf16, {g['peak_tflops_tf32']} tf32, {g['peak_tflops_fp32']} fp32"
             if g["peak_tflops_fp32"]
             else "peak unknown (add it to PEAK_TFLOPS)"
         )

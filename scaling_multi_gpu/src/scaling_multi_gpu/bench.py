@@ -1,0 +1,398 @@
+"""One GPU, the same training step, six settings: how far the workshop's ResNet-152 run could go.
+
+The workshop timed ResNet-152 on CIFAR-100 resized to 224 px: fp32, batch 128, SGD (lr 0.01,
+momentum 0.9), images resized with PIL on the CPU in 7 DataLoader workers. `original` re-runs
+that step as faithfully as offline allows; each next row changes ONE thing and keeps the rest:
+
+  original -> tf32 -> bf16 (autocast) -> +channels_last -> +torch.compile -> +gpu_input
+
+Each row runs `--warmup` untimed steps (torch.compile compiles there) and `--steps` timed ones.
+Two clocks per step: *end-to-end* (waiting for the loader included: what a training run gets) and
+*compute-only* (forward, backward, optimizer step on a batch already on the device). When the
+first is much larger, the input pipeline - not the GPU - is the limit. MFU = model FLOPs per
+second (flops.py) / the datasheet peak of the math mode the row really uses (hwinfo.py).
+
+Every row sets cudnn.benchmark = True (the autotuner; deterministic training turns it off): it
+can only make `original` faster, so the ratios to it are conservative. On a CPU the `tf32` row is
+"n/a" - TF32 is a GPU tensor-core mode; on a CPU it would repeat `original`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import resource
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from scaling_multi_gpu import receipt
+from scaling_multi_gpu.cli import UsageError, run_cli, write_text_atomic
+from scaling_multi_gpu.flops import achieved_tflops, mfu, train_flops_per_sample
+from scaling_multi_gpu.hwinfo import cuda_status, math_mode, peak_tflops, tf32_flags
+from scaling_multi_gpu.models import build_model
+from scaling_multi_gpu.plots import save_figure
+
+MEAN, STD = (0.507, 0.487, 0.441), (0.267, 0.256, 0.276)  # CIFAR-100, as the workshop normalised
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str  # what --rows selects
+    name: str  # what the table shows
+    tf32: bool = False
+    bf16: bool = False
+    channels_last: bool = False
+    compile: bool = False
+    gpu_input: bool = False
+
+
+LADDER = [
+    Row("original", "original"),
+    Row("tf32", "tf32", tf32=True),
+    Row("bf16", "bf16", tf32=True, bf16=True),
+    Row("channels_last", "bf16+channels_last", True, True, channels_last=True),
+    Row("compile", "bf16+channels_last+compile", True, True, True, compile=True),
+    Row(
+        "gpu_input", "bf16+channels_last+compile+gpu_input", True, True, True, True, gpu_input=True
+    ),
+]
+
+
+# --------------------------------------------------------------------------- the data
+def cifar_shaped_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """n uint8 images of 32x32x3 and labels: CIFAR-100's training set when it is on disk under
+    $DATA_DIR (no download here: a benchmark must not depend on the network), else seeded noise of
+    the same shape - resizing and the model's cost do not depend on what the pixels show."""
+    path = Path(os.environ.get("DATA_DIR", "data")) / "cifar-100-python" / "train"
+    if path.is_file():
+        with path.open("rb") as f:
+            raw = pickle.load(f, encoding="bytes")
+        images = raw[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        labels = np.asarray(raw[b"fine_labels"])
+        reps = -(-n // len(images))  # repeat only if more images are asked for than exist
+        return (
+            np.tile(images, (reps, 1, 1, 1))[:n],
+            np.tile(labels, reps)[:n],
+            f"CIFAR-100 ({path})",
+        )
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+    return images, rng.integers(0, 100, n), "synthetic CIFAR-shaped (CIFAR-100 not on disk)"
+
+
+class PilResized(Dataset):
+    """The workshop's transform, per image in a worker: PIL resize, to tensor, normalise."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, size: int) -> None:
+        self.images, self.labels, self.size = images, labels, size
+        self.mean = torch.tensor(MEAN).view(3, 1, 1)
+        self.std = torch.tensor(STD).view(3, 1, 1)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        img = Image.fromarray(self.images[i]).resize((self.size, self.size), Image.BILINEAR)
+        x = torch.from_numpy(np.array(img)).permute(2, 0, 1).float() / 255
+        return (x - self.mean) / self.std, int(self.labels[i])
+
+
+def cpu_batches(images, labels, args, device: torch.device, seed: int):
+    """Batches from DataLoader workers, copied to the device (pinned memory: asynchronous copy)."""
+    loader = DataLoader(
+        PilResized(images, labels, args.image_size),
+        batch_size=args.batch,
+        shuffle=True,
+        drop_last=True,
+        num_workers=args.workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=args.workers > 0,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    for x, y in loader:
+        yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+
+def device_batches(images, labels, args, device: torch.device, seed: int):
+    """The same pixels staged on the device ONCE as uint8; each batch is indexed, converted and
+    resized there by one batched operation - no worker, no host round trip."""
+    pixels = torch.from_numpy(images).to(device).permute(0, 3, 1, 2)  # N x 3 x 32 x 32, uint8
+    targets = torch.from_numpy(labels).to(device)
+    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
+    order = torch.randperm(len(pixels), generator=torch.Generator().manual_seed(seed)).to(device)
+    for i in range(len(order) // args.batch):
+        idx = order[i * args.batch : (i + 1) * args.batch]
+        x = F.interpolate(pixels[idx].float() / 255, size=args.image_size, mode="bilinear")
+        yield (x - mean) / std, targets[idx]
+
+
+# --------------------------------------------------------------------------- one row
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":  # GPU work is asynchronous: time only what has finished
+        torch.cuda.synchronize(device)
+
+
+def run_row(row: Row, args, device: torch.device, data, flops_per_image: float) -> dict[str, Any]:
+    """Train `warmup + steps` steps in this row's setting; return its timings and MFU."""
+    torch.backends.cuda.matmul.allow_tf32 = row.tf32
+    torch.backends.cudnn.allow_tf32 = row.tf32
+    torch.backends.cudnn.benchmark = True
+    model = build_model(args.model, 100, args.image_size, args.seed).to(device)
+    memory_format = torch.channels_last if row.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    step_fn = torch.compile(model) if row.compile else model
+    batches = (device_batches if row.gpu_input else cpu_batches)(*data, args, device, args.seed)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+    e2e, compute, wait = [], [], []
+    for step in range(args.warmup + args.steps):
+        sync(device)
+        t0 = time.perf_counter()
+        x, y = next(batches)  # waits for the loader (or does the device-side resize)
+        x = x.contiguous(memory_format=memory_format)
+        sync(device)
+        t1 = time.perf_counter()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=row.bf16):
+            loss = F.cross_entropy(step_fn(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        sync(device)
+        t2 = time.perf_counter()
+        if step >= args.warmup:
+            e2e.append(t2 - t0), compute.append(t2 - t1), wait.append(t1 - t0)
+    batches.close()  # stops the workers
+
+    mode = math_mode("bf16" if row.bf16 else "fp32", row.tf32)
+    peak = peak_tflops(torch.cuda.get_device_name(device), mode) if device.type == "cuda" else None
+    images_per_s = args.batch / statistics.median(e2e)
+    compute_images_per_s = args.batch / statistics.median(compute)
+    return {
+        "images_per_s": round(images_per_s, 1),
+        "images_per_s_compute_only": round(compute_images_per_s, 1),
+        "step_ms_median": round(1e3 * statistics.median(e2e), 2),
+        "step_ms_p90": round(1e3 * percentile(e2e, 90), 2),
+        "compute_ms_median": round(1e3 * statistics.median(compute), 2),
+        "compute_ms_p90": round(1e3 * percentile(compute, 90), 2),
+        "loader_wait_ms_median": round(1e3 * statistics.median(wait), 2),
+        "math_mode": mode,
+        "allow_tf32": tf32_flags(),
+        "peak_tflops": peak,
+        "achieved_tflops": rounded(achieved_tflops(flops_per_image, images_per_s)),
+        "mfu": rounded(mfu(achieved_tflops(flops_per_image, images_per_s), peak)),
+        "mfu_compute_only": rounded(
+            mfu(achieved_tflops(flops_per_image, compute_images_per_s), peak)
+        ),
+        "peak_memory_mib": round(peak_memory_mib(device), 1),
+        "final_loss": round(loss.item(), 4),
+    }
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def rounded(value: float | None) -> float | None:
+    """Four significant digits (a CPU's TFLOP/s is 0.000x); None stays None."""
+    return float(f"{value:.4g}") if value is not None else None
+
+
+def peak_memory_mib(device: torch.device) -> float:
+    """GPU: peak bytes held by tensors in this row. CPU: the process's peak resident memory so far
+    (all rows, and the Python runtime: an upper bound, not this row's own)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --------------------------------------------------------------------------- the ladder
+def not_applicable(row: Row, device: torch.device, cpu_compile: bool) -> str | None:
+    """Why a row is not measured on this device (it still appears in the table), or None."""
+    if device.type == "cuda":
+        return None
+    if row.tf32 and not row.bf16:
+        return "TF32 is a GPU tensor-core mode; on a CPU this row = original"
+    if row.compile and not cpu_compile:
+        return "torch.compile builds C++ for minutes on a CPU; --cpu-compile measures it"
+    return None
+
+
+NUMBERS = ("images_per_s", "images_per_s_compute_only", "step_ms_median", "step_ms_p90",
+           "compute_ms_median", "compute_ms_p90", "loader_wait_ms_median", "math_mode",
+           "allow_tf32", "peak_tflops", "achieved_tflops", "mfu", "mfu_compute_only",
+           "peak_memory_mib", "final_loss")  # fmt: skip
+
+
+def bench(args, device: torch.device) -> dict[str, Any]:
+    rows = [r for r in LADDER if r.key in args.rows]
+    n_images = args.batch * (args.warmup + args.steps)
+    data = cifar_shaped_images(n_images, args.seed)
+    images, labels, source = data
+    with torch.device("meta"):  # no weights are initialised just to count FLOPs
+        meta_model = build_model(args.model, 100, args.image_size, args.seed)
+    flops_per_image = train_flops_per_sample(meta_model, (3, args.image_size, args.image_size))
+    results = []
+    for row in tqdm(rows, desc="rows", leave=False):
+        entry: dict[str, Any] = {"row": row.name, **asdict(row), "status": "ok"}
+        skip = not_applicable(row, device, args.cpu_compile)
+        if skip:
+            results.append({**entry, **dict.fromkeys(NUMBERS), "status": f"n/a: {skip}"})
+            continue
+        try:
+            entry.update(run_row(row, args, device, (images, labels), flops_per_image))
+        except Exception as exc:  # one row failing (e.g. torch.compile without a compiler) is data
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            entry = {**entry, **dict.fromkeys(NUMBERS), "status": f"error: {first[:300]}"}
+        results.append(entry)
+    first = next((r["images_per_s"] for r in results if r["images_per_s"]), None)
+    for r in results:
+        r["ratio_to_first"] = round(r["images_per_s"] / first, 2) if r["images_per_s"] else None
+    return {
+        "model": args.model,
+        "image_size": args.image_size,
+        "batch": args.batch,
+        "steps": args.steps,
+        "warmup": args.warmup,
+        "workers": args.workers,
+        "seed": args.seed,
+        "data": source,
+        "device": device.type,
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "gflop_per_image": round(flops_per_image / 1e9, 4),
+        "flops_counted": "FlopCounterMode, forward + backward, meta device, batch 2, train mode",
+        "env": receipt.env_info(device.type),
+        "rows": results,
+    }
+
+
+def render_markdown(result: dict[str, Any]) -> str:
+    head = (
+        f"# scaling-bench: {result['model']} @ {result['image_size']} px, batch {result['batch']}, "
+        f"{result['device_name']}\n\n{result['steps']} timed steps after {result['warmup']} warm-up; "
+        f"{result['gflop_per_image']} GFLOP per image per training step; data: {result['data']}; "
+        f"{result['workers']} loader workers.\n\n"
+        "| row | images/s | ms/step median (p90) | compute-only ms | loader wait ms | TFLOP/s "
+        "| MFU | MFU compute-only | peak mem MiB | x first |\n|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+
+    def cell(v: Any, fmt: str = "{}") -> str:
+        return "-" if v is None else fmt.format(v)
+
+    lines = []
+    for r in result["rows"]:
+        if r["status"] != "ok":
+            lines.append(f"| {r['row']} | {r['status']} |" + " |" * 8)
+            continue
+        lines.append(
+            f"| {r['row']} | {r['images_per_s']} | {r['step_ms_median']} ({r['step_ms_p90']}) "
+            f"| {r['compute_ms_median']} | {r['loader_wait_ms_median']} | {r['achieved_tflops']} "
+            f"| {cell(r['mfu'], '{:.1%}')} | {cell(r['mfu_compute_only'], '{:.1%}')} "
+            f"| {r['peak_memory_mib']} | {cell(r['ratio_to_first'])} |"
+        )
+    note = "\nMFU '-' = no datasheet peak for this device (never guessed).\n"
+    return head + "\n".join(lines) + "\n" + note
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    """Left: images/s per row. Right: where a step's time goes (loader wait vs compute)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["rows"]
+    names = [r["row"] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 0.5 * len(rows) + 2), sharey=True)
+    left.barh(names, [r["images_per_s"] or 0 for r in rows], color="tab:blue")
+    for i, r in enumerate(rows):
+        label = r["status"][:40] if r["status"] != "ok" else (
+            f"MFU {r['mfu']:.1%}" if r["mfu"] is not None else "MFU n/a")  # fmt: skip
+        left.text(r["images_per_s"] or 0, i, f" {label}", va="center", fontsize=8)
+    left.set_xlabel("images/s (end-to-end)")
+    left.invert_yaxis()
+    wait = [r["loader_wait_ms_median"] or 0 for r in rows]
+    right.barh(
+        names, [r["compute_ms_median"] or 0 for r in rows], color="tab:green", label="compute"
+    )
+    right.barh(names, wait, left=[r["compute_ms_median"] or 0 for r in rows], color="tab:red",
+               label="waiting for input")  # fmt: skip
+    right.set_xlabel("ms per step (median)")
+    right.legend(loc="lower right")
+    fig.suptitle(f"{result['model']} @ {result['image_size']} px, batch {result['batch']}, "
+                 f"{result['device_name']}")  # fmt: skip
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+# --------------------------------------------------------------------------- command line
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", choices=("small", "resnet152"), default="resnet152")
+    p.add_argument(
+        "--image-size", type=int, default=None, help="default 224 (resnet152), 32 (small)"
+    )
+    p.add_argument("--batch", type=int, default=None, help="default 128 (resnet152), 32 (small)")
+    p.add_argument("--steps", type=int, default=20, help="timed steps per row")
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="untimed steps first (compilation); default 5 (resnet152), 2 (small)",
+    )
+    p.add_argument("--workers", type=int, default=None, help="DataLoader workers (default 7 = the workshop, at most the free cores)")  # fmt: skip
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cuda")
+    p.add_argument("--rows", default=",".join(r.key for r in LADDER), help="comma-separated subset of the ladder")  # fmt: skip
+    p.add_argument(
+        "--cpu-compile", action="store_true", help="also measure the compile rows on a CPU"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("outputs/bench"))
+    args = p.parse_args(argv)
+
+    def body() -> None:
+        big = args.model == "resnet152"
+        args.image_size = (224 if big else 32) if args.image_size is None else args.image_size
+        args.batch = (128 if big else 32) if args.batch is None else args.batch
+        args.warmup = (5 if big else 2) if args.warmup is None else args.warmup
+        args.rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+        unknown = set(args.rows) - {r.key for r in LADDER}
+        if unknown or not args.rows:
+            raise UsageError(f"unknown --rows {sorted(unknown)} (choose from {', '.join(r.key for r in LADDER)})")  # fmt: skip
+        if args.steps < 1 or args.warmup < 0 or args.batch < 2 or args.image_size < 8:
+            raise UsageError("--steps >= 1, --warmup >= 0, --batch >= 2, --image-size >= 8")
+        if args.workers is not None and args.workers < 0:
+            raise UsageError("--workers must be 0 or more")
+        if args.device == "cuda":
+            usable, why = cuda_status()
+            if not usable:
+                raise UsageError(f"--device cuda: {why} (use --device cpu for a CPU run)")
+        usable_cores = len(os.sched_getaffinity(0))
+        args.workers = min(7, max(usable_cores - 1, 0)) if args.workers is None else args.workers
+        device = torch.device(args.device)
+        result = bench(args, device)
+        args.out.mkdir(parents=True, exist_ok=True)
+        plot(result, args.out / "bench.png")
+        write_text_atomic(args.out / "bench.md", render_markdown(result))
+        receipt.write_json_atomic(args.out / "bench.json", result)
+        print(render_markdown(result))
+        print(f"wrote {args.out}/bench.json, bench.md, bench.png")
+
+    return run_cli(body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,120 @@
+"""scaling-bench: every row and field on a CPU in seconds; on a GPU, the speed-up it claims."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from scaling_multi_gpu.bench import LADDER, NUMBERS
+from scaling_multi_gpu.flops import small_cnn_train_flops
+
+from scaling_multi_gpu import bench
+
+FIELDS = {"row", "key", "status", "ratio_to_first", *NUMBERS}
+
+
+@pytest.fixture(scope="module")
+def cpu_bench(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    assert (
+        bench.main(["--model", "small", "--device", "cpu", "--steps", "5", "--out", str(out)]) == 0
+    )
+    return out, json.loads((out / "bench.json").read_text())
+
+
+def test_cpu_bench_writes_every_row_and_field(cpu_bench):
+    out, result = cpu_bench
+    assert [r["row"] for r in result["rows"]] == [r.name for r in LADDER]
+    for r in result["rows"]:
+        assert set(r) >= FIELDS, FIELDS - set(r)
+        if r["status"] == "ok":
+            assert r["images_per_s"] > 0 and r["step_ms_median"] <= r["step_ms_p90"]
+            # end-to-end includes the wait for the loader: never faster than compute alone
+            assert r["step_ms_median"] >= r["compute_ms_median"]
+            assert r["achieved_tflops"] > 0
+            assert r["mfu"] is None and r["peak_tflops"] is None  # no datasheet peak for a CPU
+        else:
+            assert r["status"].startswith("n/a: ") and r["images_per_s"] is None
+    statuses = {r["key"]: r["status"] for r in result["rows"]}
+    assert statuses["original"] == statuses["bf16"] == statuses["channels_last"] == "ok"
+    assert "TF32" in statuses["tf32"] and "--cpu-compile" in statuses["compile"]
+    assert result["rows"][0]["ratio_to_first"] == 1.0
+    assert result["gflop_per_image"] == round(small_cnn_train_flops(100, image_size=32) / 1e9, 4)
+    table = (out / "bench.md").read_text()
+    assert all(r.name in table for r in LADDER)
+    assert (out / "bench.png").stat().st_size > 5000
+    assert not list(out.glob(".*tmp*"))
+
+
+def test_original_row_is_the_workshop_setting(cpu_bench):
+    _, result = cpu_bench
+    original = result["rows"][0]
+    assert not (original["tf32"] or original["bf16"] or original["channels_last"])
+    assert original["math_mode"] == "fp32"
+    assert original["allow_tf32"] == {"matmul": False, "cudnn": False}
+    assert result["data"].startswith(("synthetic", "CIFAR-100"))
+
+
+def test_device_side_input_is_the_same_images_as_the_pil_pipeline():
+    """The gpu_input row must feed the model the same pictures, only resized elsewhere."""
+    images, labels, _ = bench.cifar_shaped_images(8, seed=0)
+    args = type("Args", (), {"image_size": 96, "batch": 8, "workers": 0})()
+    on_device = next(bench.device_batches(images, labels, args, torch.device("cpu"), seed=0))[0]
+    order = torch.randperm(8, generator=torch.Generator().manual_seed(0))
+    pil = torch.stack([bench.PilResized(images, labels, 96)[int(i)][0] for i in order])
+    assert on_device.shape == pil.shape == (8, 3, 96, 96)
+    # PIL and torch interpolate slightly differently at the borders, not image against image:
+    assert (on_device - pil).abs().mean() < 0.1
+    other = torch.stack([bench.PilResized(images, labels, 96)[i][0] for i in range(8)])
+    assert (on_device - other).abs().mean() > 0.3 or np.array_equal(order.numpy(), np.arange(8))
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--rows", "original,fp8"], "unknown --rows"),
+        (["--steps", "0"], "--steps >= 1"),
+        (["--workers", "-1"], "--workers"),
+    ],
+)
+def test_bad_input_is_one_error_line(args, words, tmp_path, capsys):
+    out = tmp_path / "o"
+    assert bench.main(["--model", "small", "--device", "cpu", *args, "--out", str(out)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], lines
+    assert not out.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a usable GPU")
+def test_cuda_without_a_gpu_is_one_error_line_not_a_cpu_run(tmp_path):
+    cmd = [sys.executable, "-m", "scaling_multi_gpu.bench", "--model", "small", "--device", "cuda", "--out", str(tmp_path / "o")]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --device cuda: "), done.stderr
+    assert "no GPU" in lines[0] or "torch cannot use the GPU" in lines[0]
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.gpu
+def test_resnet152_on_the_gpu_beats_the_workshop_setting(tmp_path):
+    pytest.importorskip("torchvision", reason="needs the vision extra: uv sync --extra vision")
+    out = tmp_path / "gpu"
+    rows = "original,tf32,bf16,channels_last,gpu_input"
+    cmd = [sys.executable, "-m", "scaling_multi_gpu.bench", "--model", "resnet152", "--device", "cuda", "--rows", rows, "--steps", "10", "--warmup", "3", "--out", str(out)]  # fmt: skip
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "0")}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    print(done.stdout)
+    result = json.loads((out / "bench.json").read_text())
+    by_key = {r["key"]: r for r in result["rows"]}
+    assert all(r["status"] == "ok" for r in result["rows"]), [r["status"] for r in result["rows"]]
+    assert by_key["channels_last"]["images_per_s"] > by_key["original"]["images_per_s"]
+    if by_key["original"]["peak_tflops"] is not None:  # a GPU in the peak table (H100, H200...)
+        for r in result["rows"]:
+            assert 0.01 < r["mfu"] < 0.80, (r["row"], r["mfu"])
