@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pytest
 
-from model_sharing import classifier, demo
+from model_sharing import card, classifier, demo
+
+TOPIC = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
@@ -23,6 +29,24 @@ def test_headline_demo(tmp_path, capsys):
     assert "same classes: True" in out
     card_line = next(ln for ln in out.splitlines() if ln.startswith("card accuracy"))
     assert card_line.rstrip().endswith("(True)"), card_line
+    # The README's "What you should see" is this run's table, row for row, and its hash.
+    readme = (TOPIC / "README.md").read_text()
+    block = readme.split("## What you should see", 1)[1].split("```", 2)[1].strip().splitlines()
+    table = [
+        ln for ln in out.splitlines() if ln.split("  ")[0] in {b.split("  ")[0] for b in block}
+    ]
+    assert block == table
+    run = json.loads((tmp_path / "demo" / "digits-mlp" / "run.json").read_text())
+    assert f"`{run['weights_sha256']}`" in readme
+    assert run["weights_file"] == "model.safetensors"
+    assert run["rerun"]["receipt"] == "digits-mlp/run.json"  # --out names the parent folder
+    # ... and the slides quote the card's accuracy line as the card states it
+    m = run["metrics"]
+    stated = card.accuracy_text(m["test_correct"], m["test_n"])
+    assert stated in (tmp_path / "demo" / "digits-mlp" / "README.md").read_text()
+    assert stated in (TOPIC / "slides.md").read_text() and stated in readme
+    onnx_diff = re.search(r"ONNX max \|diff\| \(atol [0-9.]+\)\s+(\S+),", out)[1]
+    assert f"max |Δlogit| {onnx_diff}" in (TOPIC / "slides.md").read_text()
     assert (figures / "safetensors_layout.png").stat().st_size > 10_000
     assert (figures / "lm_loss.png").stat().st_size > 10_000
 

@@ -1,6 +1,6 @@
 """Transformers-native sharing: a `PretrainedConfig` + `PreTrainedModel` pair behind the Auto classes.
 
-`AutoConfig.from_pretrained(folder)` reads `model_type` from config.json and looks it up in a
+`AutoConfig` reads `model_type` from config.json and looks it up in a
 registry; `AutoModelForImageClassification` maps the config class to the model class. Built-in
 architectures are registered by transformers itself; ours we register with two lines, and we
 also ship the class file (`modeling_digits.py`) in the folder for `trust_remote_code`. The

@@ -1,6 +1,6 @@
 """Pin what you load: a Hub repo id names a moving branch, a commit sha names fixed bytes.
 
-`from_pretrained("user/model")` means "whatever `main` is today": the author can push new
+Loading "user/model" by name alone means "whatever `main` is today": the author can push new
 weights, a new tokenizer or new code tomorrow, and your result silently changes. A 40-hex
 commit sha cannot move. With `trust_remote_code=True` it matters twice: an unpinned repo can
 replace the Python you read and approved with Python you never saw.
