@@ -27,3 +27,11 @@ def test_gpu_build_numbers_match_this_topics_lock():
     nvidia = [name for name in packages if name.startswith("nvidia-")]
     assert re.search(rf"as {len(nvidia)} `nvidia-\*` pip packages", README)
     assert f"`torch=={packages['torch']['version']}`" in README
+
+
+def test_counter_example_problem_count():
+    from environments.recipes import check_recipe
+
+    problems = check_recipe(EXAMPLE / "Dockerfile.unpinned", EXAMPLE)
+    words = {5: "five", 6: "six", 7: "seven"}
+    assert f"names {words.get(len(problems), len(problems))} problems" in README, problems
