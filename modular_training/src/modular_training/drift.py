@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ from tqdm import tqdm
 
 from modular_training.plots import save_figure
 from modular_training.receipt import (
+    DEFAULT_ATOL,
     TOPIC_ROOT,
     compare_receipts,
     load_receipt,
@@ -136,8 +138,14 @@ def plot(table: list[dict], path: Path) -> Path:
     for i, r in enumerate(rows):
         label = f" {r['weights_sha256'][:8]}  acc {r['test_accuracy']:.4f}"
         ax.text(values[i], i, label, va="center", fontsize=8)
+    ax.axvline(DEFAULT_ATOL, ls="--", color="tab:red")
+    ax.text(DEFAULT_ATOL, len(rows) - 0.5, " compare's tolerance", color="tab:red", fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel(f"max |Δw| against '{table[0]['machine']}' (log scale)")
+    first = table[0]
+    ax.set_xlabel(
+        f"max |Δw| against '{first['machine']}' ({first['weights_sha256'][:8]}, "
+        f"acc {first['test_accuracy']:.4f}), log scale"
+    )
     ax.set_title("same code, same seed, another machine")
     fig.tight_layout()
     return save_figure(fig, path)
@@ -153,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mt-drift", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("outputs/drift"))
     parser.add_argument("--cuda", action="store_true", help="add a row trained on the GPU")
+    parser.add_argument("--figures", action="store_true", help="also copy drift.png to figures/")
     args = parser.parse_args(argv)
     if args.cuda and not torch.cuda.is_available():
         print("error: --cuda needs a CUDA GPU that torch can use; none is visible", file=sys.stderr)
@@ -179,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     write_text_atomic(out / "drift.md", markdown(table))
     plot(table, out / "drift.png")
+    if args.figures:  # the slide's copy
+        shutil.copyfile(out / "drift.png", TOPIC_ROOT / "figures" / "drift.png")
     print(markdown(table))
     print(f"wrote {out}/drift.md, drift.json, drift.png")
     print(
