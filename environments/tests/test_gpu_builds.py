@@ -80,28 +80,42 @@ def test_examples_are_not_topics_and_leave_the_lock_alone():
     assert not list(GPU_BUILDS.rglob("uv.lock"))  # nothing for a lock check to find stale
 
 
+def nvidia_packages(lock: dict) -> dict[str, dict]:
+    return {p["name"]: p for p in lock["package"] if p["name"].startswith("nvidia-")}
+
+
+def test_pypi_route_brings_cuda_as_pip_packages():
+    """What ran here: this topic's lock resolved `torch` from PyPI with no index settings, and
+    the CUDA runtime came as nvidia-* wheels that torch requires on Linux only."""
+    lock = tomllib.loads((TOPIC / "uv.lock").read_text())
+    torch = next(p for p in lock["package"] if p["name"] == "torch")
+    assert torch["source"] == {"registry": "https://pypi.org/simple"}
+    assert len(nvidia_packages(lock)) >= 10
+    cudnn = [d for d in torch["dependencies"] if d["name"].startswith("nvidia-cudnn")]
+    assert cudnn and all("sys_platform == 'linux'" in d["marker"] for d in cudnn)
+
+
 @needs_uv
-def test_pypi_default_brings_cuda_as_pip_packages(tmp_path):
-    """The part that runs here: uv resolves the PyPI example (offline, from the cache this topic's
-    own torch filled) and the CUDA runtime comes as nvidia-* wheels, for Linux only."""
+def test_pypi_default_example_resolves_like_this_topic(tmp_path):
+    """uv resolves the PyPI example offline, from the index pages and metadata this topic's own
+    `uv lock` left in uv's cache, to the same torch and the same nvidia-* packages."""
     project = Path(shutil.copytree(GPU_BUILDS / "pypi-default", tmp_path / "pypi-default"))
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     env["UV_PYTHON_DOWNLOADS"] = "never"
-    done = subprocess.run(
-        [shutil.which("uv"), "lock", "--offline"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    cmd = [shutil.which("uv"), "lock", "--offline"]
+    done = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True)
+    if done.returncode != 0 and "network was disabled" in done.stderr:
+        pytest.skip(
+            "uv's cache has no PyPI index pages for torch (a machine that only ran "
+            "`uv sync --locked`, which downloads by URL); `uv lock` in this topic with network "
+            "fills it. The lock-based test above still checks the PyPI route."
+        )
     assert done.returncode == 0, done.stderr
-    packages = {p["name"]: p for p in tomllib.loads((project / "uv.lock").read_text())["package"]}
-    assert packages["torch"]["version"] == locked_torch()
-    assert packages["torch"]["source"] == {"registry": "https://pypi.org/simple"}
-    nvidia = [name for name in packages if name.startswith("nvidia-")]
-    assert len(nvidia) >= 10, nvidia
-    cudnn = [d for d in packages["torch"]["dependencies"] if d["name"].startswith("nvidia-cudnn")]
-    assert cudnn and all("sys_platform == 'linux'" in d["marker"] for d in cudnn)
+    lock = tomllib.loads((project / "uv.lock").read_text())
+    mine = tomllib.loads((TOPIC / "uv.lock").read_text())
+    assert next(p for p in lock["package"] if p["name"] == "torch")["version"] == locked_torch()
+    versions = {n: p["version"] for n, p in nvidia_packages(lock).items()}
+    assert versions == {n: p["version"] for n, p in nvidia_packages(mine).items()}
 
 
 @pytest.mark.skipif(

@@ -61,36 +61,37 @@ def test_stale_lock_is_caught(tmp_path):
 
 def test_extras_and_markers_are_understood(tmp_path):
     """Extras and markers are ordinary requirement syntax; a regex parser called these stale or
-    missing. pyproject declares both, uv relocks (offline), and a pip-compile-style line with
-    extras and a marker stands in requirements.txt: all of it agrees with the lock."""
+    missing. pyproject declares both (the lock records them as uv writes them, which
+    `uv lock --check` accepts), and a pip-compile-style line with extras and a marker stands in
+    requirements.txt: all of it agrees with the lock."""
     project = copy_example(tmp_path / "p")
-    pyproject = project / "pyproject.toml"
-    declared = '"numpy>=2.0", "scikit-learn>=1.6"'
-    assert declared in pyproject.read_text(), "the fixture edit did not apply"
-    with_extras = '"numpy>=2.0,<3; python_version >= \'3.11\'", "scikit-learn[install] >= 1.6"'
-    pyproject.write_text(pyproject.read_text().replace(declared, with_extras))
-    relock = subprocess.run(
-        [shutil.which("uv"), "lock", "--offline", "--quiet"],
-        cwd=project,
-        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
-        capture_output=True,
-        text=True,
+
+    def edit(name: str, old: str, new: str) -> None:
+        path = project / name
+        assert path.read_text().count(old) == 1, f"the fixture edit did not apply to {name}"
+        path.write_text(path.read_text().replace(old, new))
+
+    edit(
+        "pyproject.toml",
+        '"numpy>=2.0", "scikit-learn>=1.6"',
+        '"numpy>=2.0,<3; python_version >= \'3.11\'", "scikit-learn[install] >= 1.6"',
     )
-    assert relock.returncode == 0, relock.stderr
-    requirements = project / "requirements.txt"
-    edited, n = re.subn(
-        r"^scikit-learn==(\S+) \\",
-        r"scikit-learn[install]==\1 ; python_full_version >= '3.11' \\",
-        requirements.read_text(),
-        flags=re.M,
+    # What `uv lock` records for those (it rewrites python_version as python_full_version).
+    edit(
+        "uv.lock",
+        '{ name = "numpy", specifier = ">=2.0" },\n    { name = "scikit-learn", specifier = ">=1.6" },',
+        '{ name = "numpy", marker = "python_full_version >= \'3.11\'", specifier = ">=2.0,<3" },'
+        '\n    { name = "scikit-learn", extras = ["install"], specifier = ">=1.6" },',
     )
-    assert n == 1, "the fixture edit did not apply"
-    requirements.write_text(edited)
+    version = lock_versions_and_hashes(project)[0]["scikit-learn"]
+    edit(
+        "requirements.txt",
+        f"\nscikit-learn=={version} \\",
+        f"\nscikit-learn[install]=={version} ; python_full_version >= '3.11' \\",
+    )
     assert check(project) == []
     # ... and the parser still sees the version behind the extras: a wrong one is named.
-    requirements.write_text(
-        edited.replace("scikit-learn[install]==", "scikit-learn[install]==0.1+")
-    )
+    edit("requirements.txt", "scikit-learn[install]==", "scikit-learn[install]==0.1+")
     assert any(p.startswith("requirements.txt: scikit-learn is 0.1+") for p in check(project))
 
 
