@@ -37,11 +37,11 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from scaling_multi_gpu import receipt
+from scaling_multi_gpu.bench_report import plot, render_markdown, sweep_table
 from scaling_multi_gpu.cli import UsageError, run_cli, write_text_atomic
 from scaling_multi_gpu.flops import achieved_tflops, mfu, train_flops_per_sample
 from scaling_multi_gpu.hwinfo import cuda_status, math_mode, peak_tflops, tf32_flags
 from scaling_multi_gpu.models import build_model
-from scaling_multi_gpu.plots import save_figure
 
 MEAN, STD = (0.507, 0.487, 0.441), (0.267, 0.256, 0.276)  # CIFAR-100, as the workshop normalised
 
@@ -279,65 +279,6 @@ def bench(args, device: torch.device) -> dict[str, Any]:
     }
 
 
-def render_markdown(result: dict[str, Any]) -> str:
-    head = (
-        f"# scaling-bench: {result['model']} @ {result['image_size']} px, batch {result['batch']}, "
-        f"{result['device_name']}\n\n{result['steps']} timed steps after {result['warmup']} warm-up; "
-        f"{result['gflop_per_image']} GFLOP per image per training step; data: {result['data']}; "
-        f"{result['workers']} loader workers.\n\n"
-        "| row | images/s | ms/step median (p90) | compute-only ms | loader wait ms | TFLOP/s "
-        "| MFU | MFU compute-only | peak mem MiB | x first |\n|---|---|---|---|---|---|---|---|---|---|\n"
-    )
-
-    def cell(v: Any, fmt: str = "{}") -> str:
-        return "-" if v is None else fmt.format(v)
-
-    lines = []
-    for r in result["rows"]:
-        if r["status"] != "ok":
-            lines.append(f"| {r['row']} | {r['status']} |" + " |" * 8)
-            continue
-        lines.append(
-            f"| {r['row']} | {r['images_per_s']} | {r['step_ms_median']} ({r['step_ms_p90']}) "
-            f"| {r['compute_ms_median']} | {r['loader_wait_ms_median']} | {r['achieved_tflops']} "
-            f"| {cell(r['mfu'], '{:.1%}')} | {cell(r['mfu_compute_only'], '{:.1%}')} "
-            f"| {r['peak_memory_mib']} | {cell(r['ratio_to_first'])} |"
-        )
-    note = "\nMFU '-' = no datasheet peak for this device (never guessed).\n"
-    return head + "\n".join(lines) + "\n" + note
-
-
-def plot(result: dict[str, Any], path: Path) -> None:
-    """Left: images/s per row. Right: where a step's time goes (loader wait vs compute)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = result["rows"]
-    names = [r["row"] for r in rows]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 0.5 * len(rows) + 2), sharey=True)
-    left.barh(names, [r["images_per_s"] or 0 for r in rows], color="tab:blue")
-    for i, r in enumerate(rows):
-        label = r["status"][:40] if r["status"] != "ok" else (
-            f"MFU {r['mfu']:.1%}" if r["mfu"] is not None else "MFU n/a")  # fmt: skip
-        left.text(r["images_per_s"] or 0, i, f" {label}", va="center", fontsize=8)
-    left.set_xlabel("images/s (end-to-end)")
-    left.invert_yaxis()
-    wait = [r["loader_wait_ms_median"] or 0 for r in rows]
-    right.barh(
-        names, [r["compute_ms_median"] or 0 for r in rows], color="tab:green", label="compute"
-    )
-    right.barh(names, wait, left=[r["compute_ms_median"] or 0 for r in rows], color="tab:red",
-               label="waiting for input")  # fmt: skip
-    right.set_xlabel("ms per step (median)")
-    right.legend(loc="lower right")
-    fig.suptitle(f"{result['model']} @ {result['image_size']} px, batch {result['batch']}, "
-                 f"{result['device_name']}")  # fmt: skip
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
 # --------------------------------------------------------------------------- command line
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -361,9 +302,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("outputs/bench"))
+    p.add_argument("--sweep-table", type=Path, default=None, help="only write DIR/sweep.md from DIR/gpus-N/run.json (gpu_sweep.sbatch)")  # fmt: skip
     args = p.parse_args(argv)
 
     def body() -> None:
+        if args.sweep_table is not None:
+            table = sweep_table(args.sweep_table)
+            write_text_atomic(args.sweep_table / "sweep.md", table)
+            print(table)
+            return
         big = args.model == "resnet152"
         args.image_size = (224 if big else 32) if args.image_size is None else args.image_size
         args.batch = (128 if big else 32) if args.batch is None else args.batch
