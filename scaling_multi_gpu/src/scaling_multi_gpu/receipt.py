@@ -351,7 +351,9 @@ def validate_receipt(receipt: dict[str, Any]) -> list[str]:
 def program(receipt: dict[str, Any]) -> str:
     """What ran, without its options: `mt-train`, or the module after `python -m`."""
     cmd = receipt["command"]
-    return cmd[2] if cmd[:2] == ["python", "-m"] and len(cmd) > 2 else Path(cmd[0]).name
+    if cmd[0] in ("python", "torchrun") and "-m" in cmd[:-1]:  # torchrun [opts] -m module ...
+        return cmd[cmd.index("-m") + 1]
+    return Path(cmd[0]).name
 
 
 def _out_value(receipt: dict[str, Any]) -> str | None:
@@ -555,6 +557,8 @@ def rerun_argv(receipt: dict[str, Any], out: Path) -> list[str]:
     if cmd[:2] == ["python", "-m"] and program(receipt).startswith(f"{TOPIC}."):
         return [sys.executable, "-m", program(receipt), *base[3:], rerun["out_option"], str(out)]
     args = [*base[1:], rerun["out_option"], str(out)]
+    if cmd[0] == "torchrun" and program(receipt).startswith(f"{TOPIC}."):  # several processes
+        return [sys.executable, "-m", "torch.distributed.run", *args]
     if cmd[0] in _scripts():
         return script_argv(cmd[0], args)
     raise ReceiptError(f"cannot re-run {cmd[0]!r}: it is not a command of {TOPIC}")
