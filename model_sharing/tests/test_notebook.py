@@ -1,4 +1,4 @@
-"""The notebook runs top to bottom (its cells assert the claims) and is stored without outputs."""
+"""The notebooks run top to bottom (their cells assert the claims) and are stored without outputs."""
 
 from __future__ import annotations
 
@@ -9,21 +9,41 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01-model_sharing.ipynb"
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
 
 
-def test_notebook_is_stored_without_outputs():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+@pytest.mark.parametrize("notebook", ALL, ids=[p.stem for p in ALL])
+def test_notebook_is_stored_without_outputs(notebook):
+    nb = nbformat.read(notebook, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
 
 
-@pytest.mark.slow
-def test_notebook_executes(tmp_path):
-    copy = Path(shutil.copy(NOTEBOOK, tmp_path / NOTEBOOK.name))
+def execute(notebook: Path, tmp_path: Path) -> nbformat.NotebookNode:
+    copy = Path(shutil.copy(notebook, tmp_path / notebook.name))
     nb = nbformat.read(copy, as_version=4)
     NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     ).execute()
+    return nb
+
+
+def printed(nb: nbformat.NotebookNode) -> str:
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+@pytest.mark.slow
+def test_sharing_notebook_executes(tmp_path):
+    nb = execute(NOTEBOOKS / "01-model_sharing.ipynb", tmp_path)
     assert (tmp_path / "outputs" / "notebook" / "tiny-gpt2" / "tokenizer.json").is_file()
+    assert "bitwise-equal logits: True" in printed(nb)
+
+
+@pytest.mark.slow
+def test_reuse_notebook_executes(tmp_path):
+    nb = execute(NOTEBOOKS / "02-reusing-a-model.ipynb", tmp_path)
+    out = printed(nb)
+    assert "refused:" in out and "do not use these bytes" in out
+    assert "<- not what the paper used" in out

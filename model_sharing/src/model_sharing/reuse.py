@@ -150,7 +150,9 @@ def load_pinned(
     ).eval()
 
 
-def make_standin_repo(out: Path, config_path: Path = DISTILBERT / "config.json") -> Path:
+def make_standin_repo(
+    out: Path, config_path: Path = DISTILBERT / "config.json", *, seed: int = 0
+) -> Path:
     """A tiny, seeded model of the published architecture (dimensions shrunk), with its card.
 
     The published config says *what* the model is; shrinking dim/layers/vocab keeps the
@@ -159,7 +161,7 @@ def make_standin_repo(out: Path, config_path: Path = DISTILBERT / "config.json")
     published = json.loads(Path(config_path).read_text())
     small = {"dim": 32, "hidden_dim": 64, "n_layers": 2, "n_heads": 2, "vocab_size": 1000}
     config = AutoConfig.for_model(**{**published, **small})
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = AutoModel.from_config(config)
     out = Path(out)
     model.save_pretrained(out)  # config.json + model.safetensors
