@@ -59,7 +59,7 @@ def copy_example(dest: Path) -> Path:
 @pytest.fixture(scope="session")
 def locked_example_env(tmp_path_factory) -> Path:
     """The example project's environment built from its uv.lock alone (offline, from uv's
-    cache): what the container images hold. Its python, or a skip that says why not."""
+    cache): the packages the container images hold. Its python, or a skip that says why not."""
     from environments.paths import UsageError
     from environments.undeclared import build_locked_env, copy_project
 

@@ -81,10 +81,11 @@ def undeclared_modules(findings: list[dict]) -> list[str]:
 
 
 def build_locked_env(project: Path) -> Path:
-    """Build `project/.venv` from its uv.lock alone, offline, from uv's cache; return its python.
+    """Build `project/.venv` with the dependencies in its uv.lock and nothing else, offline, from
+    uv's cache; return its python. (The project itself is not installed: nothing here needs it.)
 
-    `uv sync` of this topic fills the cache with the same wheels (numpy, scikit-learn, ...), so
-    no index is needed. Raises UsageError naming uv's reason when a wheel is not cached.
+    `uv sync` of this topic fills the cache with the same wheels (numpy, scikit-learn, ...), and
+    installing from a lock downloads by URL, so no index is needed. Raises UsageError naming uv's reason when a wheel is not cached.
     """
     uv = shutil.which("uv")
     if uv is None:
@@ -93,7 +94,7 @@ def build_locked_env(project: Path) -> Path:
         k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
     }
     env["UV_PYTHON_DOWNLOADS"] = "never"
-    sync = [uv, "sync", "--locked", "--offline", "--no-dev", "--no-editable", "--quiet"]
+    sync = [uv, "sync", "--locked", "--offline", "--no-dev", "--no-install-project", "--quiet"]
     done = subprocess.run(
         [*sync, "--python", sys.executable], cwd=project, env=env, capture_output=True, text=True
     )
