@@ -128,8 +128,10 @@ def test_installed_torch_is_a_cuda_build_of_the_size_the_readme_says():
     torch = pytest.importorskip("torch")
     assert torch.__version__.startswith(locked_torch())
     assert torch.version.cuda is not None
+    readme = (TOPIC / "README.md").read_text()
+    assert f"CUDA {torch.version.cuda} build (`{torch.__version__}`)" in readme
     nvidia = Path(torch.__file__).parents[1] / "nvidia"  # where the nvidia-* wheels unpack
     size = sum(f.stat().st_size for f in nvidia.rglob("*") if f.is_file()) / 1e9
-    quoted = re.search(r"nvidia-\* packages\) take (\d+\.\d) GB", (TOPIC / "README.md").read_text())
+    quoted = re.search(r"nvidia-\* packages\) take (\d+\.\d) GB", readme)
     assert quoted, "the README no longer quotes the size of the CUDA libraries"
     assert abs(size - float(quoted[1])) < 0.2, f"measured {size:.1f} GB"
