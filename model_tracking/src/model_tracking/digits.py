@@ -29,6 +29,10 @@ class DigitsSplits:
     x_test: torch.Tensor
     y_test: torch.Tensor
 
+    def arrays(self) -> tuple[torch.Tensor, ...]:
+        """All six tensors in a fixed order: what `data_sha256` hashes."""
+        return (self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test)
+
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed every RNG the run touches and return the generator that shuffles the batches."""

@@ -212,9 +212,7 @@ def run_training(config: TrainConfig) -> RunResult:
     validate(config)
     generator = seed_everything(config.seed)
     data = load_digit_splits()
-    data_hash = data_sha256(
-        data.x_train, data.y_train, data.x_val, data.y_val, data.x_test, data.y_test
-    )
+    data_hash = data_sha256(*data.arrays())
     params = hyperparameters(config)
     tags = scrub({**provenance(data_hash), **config.extra_tags})
     # The run name is shown and stored by every tool: a token pasted into it must not be.
