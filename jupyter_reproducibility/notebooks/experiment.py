@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 from jupyter_reproducibility.experiments import load_digits_split, train_classifier
+from jupyter_reproducibility.plumbing import launching_command
 from jupyter_reproducibility.receipt import data_sha256, weights_sha256, write_run_json
 
 started = time.time()
@@ -57,6 +58,8 @@ receipt = write_run_json(
     weights_sha256=weights_sha256({"coef": model.coef_, "intercept": model.intercept_}),
     data_sha256=data_sha256(*split),
     started=started,
-    command=["papermill", "notebooks/experiment.ipynb", "-p", "C", str(C), "-p", "seed", str(seed)],
+    # The papermill command that started this kernel, as typed (the kernel's own argv is not).
+    command=launching_command(),
+    out_option=None,  # `-p out DIR` is not an --out option: `receipt verify` cannot redo it
 )
 print(f"wrote {receipt}")

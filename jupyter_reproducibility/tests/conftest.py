@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 TOPIC = Path(__file__).resolve().parents[1]
 SRC = TOPIC / "src"
@@ -51,3 +53,48 @@ def fixture_check() -> subprocess.CompletedProcess:
     """`nbcheck` on the stored out-of-order notebook (one fresh kernel), shared by several tests."""
     # A relative path, as the README types it, so the README's copy of the output can be checked.
     return run_module("jupyter_reproducibility.nbcheck", "fixtures/trap_out_of_order.ipynb")
+
+
+def notebook(*cells: tuple[str, int | None, str | None]) -> nbformat.NotebookNode:
+    """A notebook from (source, execution_count, printed text) triples; '#'-only = markdown."""
+    built = []
+    for source, count, printed in cells:
+        if source.startswith("#"):
+            built.append(new_markdown_cell(source))
+            continue
+        outputs = [new_output("stream", name="stdout", text=printed)] if printed else []
+        built.append(new_code_cell(source, execution_count=count, outputs=outputs))
+    return new_notebook(
+        cells=built, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}}
+    )
+
+
+# A clean notebook whose outputs change in every run: a timing, an object address, a progress
+# bar, and a date (which only --ignore can mask).
+VOLATILE_CELLS = [
+    "import datetime\nimport time\n\nfrom tqdm import tqdm",
+    "started = time.perf_counter()\ntotal = sum(i * i for i in range(100_000))\n"
+    'print(f"sum {total} took {time.perf_counter() - started:.4f} s")',
+    "print(object())",
+    "for _ in tqdm(range(3)):\n    time.sleep(0.05)",
+    'print("made on", datetime.datetime.now())',
+]
+DATE = r"\d{4}-\d\d-\d\d [0-9:.]+"
+
+
+@pytest.fixture(scope="session")
+def volatile_notebooks(tmp_path_factory) -> dict[str, Path]:
+    """The same notebook saved after two real sessions: run top to bottom, and run top to
+    bottom then the import cell once more at the end (out of order, but nothing changes)."""
+    from jupyter_reproducibility.make_fixture import run_session
+    from jupyter_reproducibility.plumbing import write_notebook_atomic
+
+    folder = tmp_path_factory.mktemp("volatile")
+    clean = folder / "clean.ipynb"
+    nbformat.write(notebook(*((source, None, None) for source in VOLATILE_CELLS)), clean)
+    in_order = [(n, "run") for n in range(1, len(VOLATILE_CELLS) + 1)]
+    paths = {}
+    for name, session in {"in-order": in_order, "import-again": [*in_order, (1, "again")]}.items():
+        paths[name] = folder / f"{name}.ipynb"
+        write_notebook_atomic(run_session(clean, session, verbose=False), paths[name])
+    return paths

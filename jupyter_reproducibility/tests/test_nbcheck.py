@@ -7,8 +7,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import run_module
-from jupyter_reproducibility.make_fixture import merge_streams, run_session
+from conftest import DATE, notebook, run_module
+from jupyter_reproducibility.make_fixture import merge_streams
 from jupyter_reproducibility.nbcheck import (
     CLEAN,
     DIFFERS,
@@ -22,22 +22,7 @@ from jupyter_reproducibility.nbcheck import (
     exit_code,
     main,
 )
-from jupyter_reproducibility.plumbing import write_notebook_atomic
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
-
-
-def notebook(*cells: tuple[str, int | None, str | None]) -> nbformat.NotebookNode:
-    """A notebook from (source, execution_count, printed text) triples; '#'-only = markdown."""
-    built = []
-    for source, count, printed in cells:
-        if source.startswith("#"):
-            built.append(new_markdown_cell(source))
-            continue
-        outputs = [new_output("stream", name="stdout", text=printed)] if printed else []
-        built.append(new_code_cell(source, execution_count=count, outputs=outputs))
-    return new_notebook(
-        cells=built, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}}
-    )
+from nbformat.v4 import new_code_cell, new_output
 
 
 def warnings_found(nb: nbformat.NotebookNode) -> list[str]:
@@ -183,33 +168,6 @@ def test_unknown_kernel_gives_exit_2(tmp_path: Path, capsys) -> None:
 
 
 # --- the four exit codes, with real kernels -------------------------------------------------
-
-# A clean notebook whose outputs change in every run: a timing, an object address, a progress
-# bar, and a date (which only --ignore can mask).
-VOLATILE_CELLS = [
-    "import datetime\nimport time\n\nfrom tqdm import tqdm",
-    "started = time.perf_counter()\ntotal = sum(i * i for i in range(100_000))\n"
-    'print(f"sum {total} took {time.perf_counter() - started:.4f} s")',
-    "print(object())",
-    "for _ in tqdm(range(3)):\n    time.sleep(0.05)",
-    'print("made on", datetime.datetime.now())',
-]
-DATE = r"\d{4}-\d\d-\d\d [0-9:.]+"
-
-
-@pytest.fixture(scope="module")
-def volatile_notebooks(tmp_path_factory) -> dict[str, Path]:
-    """The same notebook saved after two real sessions: run top to bottom, and run top to
-    bottom then the import cell once more at the end (out of order, but nothing changes)."""
-    folder = tmp_path_factory.mktemp("volatile")
-    clean = folder / "clean.ipynb"
-    nbformat.write(notebook(*((source, None, None) for source in VOLATILE_CELLS)), clean)
-    in_order = [(n, "run") for n in range(1, len(VOLATILE_CELLS) + 1)]
-    paths = {}
-    for name, session in {"in-order": in_order, "import-again": [*in_order, (1, "again")]}.items():
-        paths[name] = folder / f"{name}.ipynb"
-        write_notebook_atomic(run_session(clean, session, verbose=False), paths[name])
-    return paths
 
 
 def test_clean_notebook_with_timings_passes_exit_0(volatile_notebooks, capsys) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import re
 import shutil
@@ -9,7 +10,6 @@ from pathlib import Path
 
 import jupytext
 import nbformat
-import papermill
 import pytest
 import yaml
 from conftest import FIXTURES, NOTEBOOKS, TOPIC, run_module
@@ -18,24 +18,39 @@ from jupyter_reproducibility.experiments import C_EXPERIMENT_1, C_EXPERIMENT_2, 
 EXPERIMENT = NOTEBOOKS / "experiment.ipynb"
 
 
+def papermill_command(C: float, out: Path) -> list[str]:
+    """The command a learner types (the README's), with this run's C and output folder."""
+    notebook_out = str(out / "experiment.ipynb")
+    return ["papermill", "notebooks/experiment.ipynb", notebook_out, "-p", "C", str(C)] + [
+        "-p",
+        "out",
+        str(out),
+        "--no-progress-bar",
+    ]
+
+
 @pytest.fixture(scope="module")
 def papermill_runs(tmp_path_factory) -> dict[float, Path]:
-    """Two papermill runs of the same notebook, each with its own C (two fresh kernels)."""
+    """Two papermill runs of the same notebook from the command line, each with its own C."""
     base = tmp_path_factory.mktemp("papermill")
     runs = {}
     for C in (C_EXPERIMENT_1, C_EXPERIMENT_2):
         out = base / f"C{C}"
         out.mkdir()  # papermill writes into an existing folder only
-        papermill.execute_notebook(
-            EXPERIMENT,
-            out / "experiment.ipynb",
-            parameters={"C": C, "out": str(out)},
-            kernel_name="python3",
-            cwd=str(base),
-            progress_bar=False,
-        )
+        result = run_module(*papermill_command(C, out))  # python -m papermill ...
+        assert result.returncode == 0, result.stderr
         runs[C] = out
     return runs
+
+
+def test_receipt_records_the_real_command_and_library_versions(papermill_runs) -> None:
+    """Not a hard-coded command: the one that started the kernel, output folder included."""
+    out = papermill_runs[C_EXPERIMENT_1]
+    receipt = json.loads((out / "run.json").read_text())
+    assert receipt["command"] == papermill_command(C_EXPERIMENT_1, out)
+    assert receipt["rerun"] is None  # `-p out` is not an --out option: verify cannot redo it
+    assert receipt["env"]["scikit-learn"] == importlib.metadata.version("scikit-learn")
+    assert receipt["env"]["papermill"] == importlib.metadata.version("papermill")
 
 
 @pytest.mark.parametrize("C", [C_EXPERIMENT_1, C_EXPERIMENT_2])

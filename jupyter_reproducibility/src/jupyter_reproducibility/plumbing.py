@@ -85,3 +85,24 @@ def write_notebook_atomic(nb: NotebookNode, path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def launching_command() -> list[str] | None:
+    """The command line of the process that started this kernel, e.g. `papermill nb.ipynb ...`.
+
+    Inside a notebook, sys.argv is the kernel's own (`ipykernel_launcher -f kernel.json`), which
+    re-runs nothing; the real command is its parent's. `python .../bin/papermill ...` and
+    `python -m papermill ...` are written as typed: `papermill ...`. None if it cannot be read.
+    """
+    import psutil
+
+    try:
+        argv = psutil.Process().parent().cmdline()
+    except (psutil.Error, AttributeError):  # no parent, or not allowed to read it
+        return None
+    for i, arg in enumerate(argv):
+        if Path(arg).name == "papermill":
+            return ["papermill", *argv[i + 1 :]]
+        if arg == "-m" and argv[i + 1 : i + 2] == ["papermill"]:
+            return ["papermill", *argv[i + 2 :]]
+    return argv
