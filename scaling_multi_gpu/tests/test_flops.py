@@ -37,6 +37,7 @@ def resnet152_on_meta() -> nn.Module:
 def test_resnet152_at_224px_is_about_69_gflop_per_image(resnet152_on_meta):
     flops = train_flops_per_sample(resnet152_on_meta, (3, 224, 224))
     assert flops / 1e9 == pytest.approx(69, abs=4)
+    assert round(flops / 1e9, 1) == 68.8  # the number the README quotes
     # torchvision's own figure: 11.5 GMACs forward = 23 GFLOP; training = 3x forward.
     assert flops / 3 / 1e9 == pytest.approx(23.0, abs=0.5)
 
@@ -115,3 +116,19 @@ def test_cuda_status_names_why_a_gpu_is_not_usable():
     assert usable == torch.cuda.is_available()
     if not usable:
         assert why == "no GPU" or why.startswith("torch cannot use the GPU"), why
+
+
+def test_six_n_rule_beside_scaling_model_parallels_model():
+    """scaling-model-parallel's model is a transformer's MLP part (no attention: the attention term
+    is 0). Each sample is one "token". 6N holds for every layer but the first, whose INPUT needs no
+    gradient (data, not an activation): it pays 4 FLOPs per weight, not 6."""
+    model_parallel = pytest.importorskip("scaling_multi_gpu.model_parallel")
+    cfg = model_parallel.Config()
+    model = model_parallel.build_model(cfg)
+    weights = {n: p for n, p in model.named_parameters() if p.dim() == 2}
+    n_matmul = sum(p.numel() for p in weights.values())
+    first = next(iter(weights.values())).numel()
+    counted = train_flops_per_sample(model, (model_parallel.FEATURES,), batch=4)
+    rule = transformer_train_flops_per_token(n_matmul, n_layers=2, d_model=cfg.dim, seq_len=0)
+    assert rule == 6 * n_matmul
+    assert counted == rule - 2 * first

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
-import resource
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -41,6 +40,7 @@ from scaling_multi_gpu.bench_report import plot, render_markdown, sweep_table
 from scaling_multi_gpu.cli import UsageError, run_cli, write_text_atomic
 from scaling_multi_gpu.flops import achieved_tflops, mfu, train_flops_per_sample
 from scaling_multi_gpu.hwinfo import cuda_status, math_mode, peak_tflops, tf32_flags
+from scaling_multi_gpu.measure import peak_memory_mib, sync  # CPU: the process's peak so far
 from scaling_multi_gpu.models import build_model
 
 MEAN, STD = (0.507, 0.487, 0.441), (0.267, 0.256, 0.276)  # CIFAR-100, as the workshop normalised
@@ -139,11 +139,6 @@ def device_batches(images, labels, args, device: torch.device, seed: int):
 
 
 # --------------------------------------------------------------------------- one row
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":  # GPU work is asynchronous: time only what has finished
-        torch.cuda.synchronize(device)
-
-
 def run_row(row: Row, args, device: torch.device, data, flops_per_image: float) -> dict[str, Any]:
     """Train `warmup + steps` steps in this row's setting; return its timings and MFU."""
     torch.backends.cuda.matmul.allow_tf32 = row.tf32
@@ -211,14 +206,6 @@ def rounded(value: float | None) -> float | None:
     return float(f"{value:.4g}") if value is not None else None
 
 
-def peak_memory_mib(device: torch.device) -> float:
-    """GPU: peak bytes held by tensors in this row. CPU: the process's peak resident memory so far
-    (all rows, and the Python runtime: an upper bound, not this row's own)."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 # --------------------------------------------------------------------------- the ladder
 def not_applicable(row: Row, device: torch.device, cpu_compile: bool) -> str | None:
     """Why a row is not measured on this device (it still appears in the table), or None."""
@@ -238,30 +225,14 @@ NUMBERS = ("images_per_s", "images_per_s_compute_only", "step_ms_median", "step_
 
 
 def bench(args, device: torch.device) -> dict[str, Any]:
-    rows = [r for r in LADDER if r.key in args.rows]
-    n_images = args.batch * (args.warmup + args.steps)
-    data = cifar_shaped_images(n_images, args.seed)
-    images, labels, source = data
+    """Run the chosen rows; after each one, bench.json and bench.md are rewritten (atomically),
+    so a run stopped by a time limit still leaves every finished row."""
+    images, labels, source = cifar_shaped_images(args.batch * (args.warmup + args.steps), args.seed)
     with torch.device("meta"):  # no weights are initialised just to count FLOPs
         meta_model = build_model(args.model, 100, args.image_size, args.seed)
     flops_per_image = train_flops_per_sample(meta_model, (3, args.image_size, args.image_size))
-    results = []
-    for row in tqdm(rows, desc="rows", leave=False):
-        entry: dict[str, Any] = {"row": row.name, **asdict(row), "status": "ok"}
-        skip = not_applicable(row, device, args.cpu_compile)
-        if skip:
-            results.append({**entry, **dict.fromkeys(NUMBERS), "status": f"n/a: {skip}"})
-            continue
-        try:
-            entry.update(run_row(row, args, device, (images, labels), flops_per_image))
-        except Exception as exc:  # one row failing (e.g. torch.compile without a compiler) is data
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            entry = {**entry, **dict.fromkeys(NUMBERS), "status": f"error: {first[:300]}"}
-        results.append(entry)
-    first = next((r["images_per_s"] for r in results if r["images_per_s"]), None)
-    for r in results:
-        r["ratio_to_first"] = round(r["images_per_s"] / first, 2) if r["images_per_s"] else None
-    return {
+    rows = [r for r in LADDER if r.key in args.rows]
+    result = {
         "model": args.model,
         "image_size": args.image_size,
         "batch": args.batch,
@@ -275,8 +246,38 @@ def bench(args, device: torch.device) -> dict[str, Any]:
         "gflop_per_image": round(flops_per_image / 1e9, 4),
         "flops_counted": "FlopCounterMode, forward + backward, meta device, batch 2, train mode",
         "env": receipt.env_info(device.type),
-        "rows": results,
+        "rows": [
+            {"row": r.name, **asdict(r), **dict.fromkeys(NUMBERS), "status": "not run yet"}
+            for r in rows
+        ],  # fmt: skip
     }
+    for i, row in enumerate(tqdm(rows, desc="rows", leave=False)):
+        entry: dict[str, Any] = {"row": row.name, **asdict(row), "status": "ok"}
+        skip = not_applicable(row, device, args.cpu_compile)
+        if skip:
+            entry = {**entry, **dict.fromkeys(NUMBERS), "status": f"n/a: {skip}"}
+        else:
+            try:
+                entry.update(run_row(row, args, device, (images, labels), flops_per_image))
+            except Exception as exc:  # one row failing (e.g. compile without a compiler) is data
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                entry = {**entry, **dict.fromkeys(NUMBERS), "status": f"error: {first[:300]}"}
+        result["rows"][i] = entry
+        ratios(result["rows"])
+        write_tables(args.out, result)
+    return result
+
+
+def ratios(rows: list[dict[str, Any]]) -> None:
+    first = next((r["images_per_s"] for r in rows if r["images_per_s"]), None)
+    for r in rows:
+        r["ratio_to_first"] = round(r["images_per_s"] / first, 2) if r["images_per_s"] else None
+
+
+def write_tables(out: Path, result: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "bench.md", render_markdown(result))
+    receipt.write_json_atomic(out / "bench.json", result)
 
 
 # --------------------------------------------------------------------------- command line
@@ -331,10 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         args.workers = min(7, max(usable_cores - 1, 0)) if args.workers is None else args.workers
         device = torch.device(args.device)
         result = bench(args, device)
-        args.out.mkdir(parents=True, exist_ok=True)
         plot(result, args.out / "bench.png")
-        write_text_atomic(args.out / "bench.md", render_markdown(result))
-        receipt.write_json_atomic(args.out / "bench.json", result)
         print(render_markdown(result))
         print(f"wrote {args.out}/bench.json, bench.md, bench.png")
 

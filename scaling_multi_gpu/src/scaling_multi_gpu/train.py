@@ -168,6 +168,8 @@ def train_one(
         raise UsageError(f"--strategy {cfg.strategy} needs a process group: launch with torchrun")
     if cfg.global_batch % (d.world * cfg.grad_accum):
         raise UsageError(f"--global-batch {cfg.global_batch} is not divisible by world size {d.world} x --grad-accum {cfg.grad_accum}")  # fmt: skip
+    if cfg.grad_accum > 1 and cfg.loss_reduction == "sum":
+        raise UsageError("--grad-accum needs the mean loss (a summed loss is the DDP bug lesson)")
     local_batch = cfg.global_batch // d.world  # per optimizer step on this rank
     micro_batch = local_batch // cfg.grad_accum  # per forward/backward
 
@@ -205,7 +207,7 @@ def train_one(
     autocast = torch.autocast(d.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
     # A mean loss over a micro-batch, divided by the micro-steps, adds up to the mean over the batch.
     # DeepSpeed's engine divides by its gradient_accumulation_steps itself.
-    divide = cfg.grad_accum if cfg.loss_reduction == "mean" and engine is None else 1
+    divide = cfg.grad_accum if engine is None else 1
 
     step_times, losses, step, epoch = [], [], 0, 0
     progress = tqdm(
