@@ -17,7 +17,7 @@ EXERCISES = TOPIC / "exercises"
 ALTERNATIVES = TOPIC / "tests" / "fixtures" / "exercises"
 # exercise -> a phrase of the message the untouched starter must fail with
 STARTER_MESSAGES = {
-    "01-lock-the-drift": "analysis/ has no uv.lock: an install today resolves the requirement "
+    "01-lock-the-drift": "there is no uv.lock: an install today resolves the requirement "
     "afresh and gets tinystats 1.1.0, spread = 2.138",
     "02-declare-the-import": "deptry: the code imports scipy, which pyproject.toml does not declare",
     "03-fix-the-dockerfile": "base image 'python:latest' is not pinned",
@@ -88,12 +88,11 @@ def test_a_lock_made_on_day_two_fails(tmp_path):
     from environments.drift import build_wheel
 
     copy = starter_copy("01-lock-the-drift", tmp_path)
-    analysis = copy / "analysis"
     for release in ("1.0.0", "1.1.0"):
-        build_wheel(release, analysis / "wheels")
+        build_wheel(release, copy / "wheels")
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     env.update(UV_OFFLINE="1", UV_PYTHON_DOWNLOADS="never", UV_CACHE_DIR=str(tmp_path / "cache"))
-    subprocess.run([shutil.which("uv"), "lock", "--quiet"], cwd=analysis, env=env, check=True)
+    subprocess.run([shutil.which("uv"), "lock", "--quiet"], cwd=copy, env=env, check=True)
     done = run_checker(copy)
     assert done.returncode == 1
     assert "your lock installs tinystats 1.1.0, spread = 2.138" in done.stdout, done.stdout

@@ -1,5 +1,5 @@
 """Checker for exercise 01: on day 2 (tinystats 1.0.0 *and* 1.1.0 published), an install of
-your analysis/ project must still give tinystats 1.0.0 and the number the study reported.
+your project (pyproject.toml and uv.lock here) must still give tinystats 1.0.0 and the number the study reported.
 
 Run from environments/:  uv run pytest exercises/01-lock-the-drift
 """
@@ -34,8 +34,11 @@ def first_line(text: str) -> str:
 
 
 def test_day_two_install_gives_the_reported_number(tmp_path):
-    project = tmp_path / "analysis"
-    shutil.copytree(HERE / "analysis", project, ignore=shutil.ignore_patterns(".venv", "wheels"))
+    project = tmp_path / "analysis"  # your pyproject.toml (and uv.lock), on a clean "day 2"
+    project.mkdir()
+    for name in ("pyproject.toml", "uv.lock"):
+        if (HERE / name).is_file():
+            shutil.copy2(HERE / name, project / name)
     for release in ("1.0.0", "1.1.0"):  # day 2: the new release is on the "index" too
         build_wheel(release, project / "wheels")
     cache = tmp_path / "cache"
@@ -45,9 +48,8 @@ def test_day_two_install_gives_the_reported_number(tmp_path):
         check = uv("lock", "--check", cwd=project, cache=cache)
         if check.returncode != 0:
             pytest.fail(
-                f"analysis/uv.lock does not match analysis/pyproject.toml "
-                f"({first_line(check.stderr)}): run `uv lock` in analysis/ after every change "
-                "to pyproject.toml.",
+                f"uv.lock does not match pyproject.toml ({first_line(check.stderr)}): run "
+                "`uv lock` in exercises/01-lock-the-drift/ after every change to pyproject.toml.",
                 pytrace=False,
             )
     # With a lock: exactly what it says. Without one: a fresh resolve, as `pip install` does.
@@ -60,7 +62,7 @@ def test_day_two_install_gives_the_reported_number(tmp_path):
         cache=cache,
     )
     if sync.returncode != 0:
-        pytest.fail(f"`uv sync` in analysis/ failed: {first_line(sync.stderr)}", pytrace=False)
+        pytest.fail(f"`uv sync` of your project failed: {first_line(sync.stderr)}", pytrace=False)
 
     python = project / ".venv" / "bin" / "python"
     code = f"import {PACKAGE} as t; print(t.__version__, t.spread({DATA}))"
@@ -73,15 +75,15 @@ def test_day_two_install_gives_the_reported_number(tmp_path):
     )
     if not locked:
         pytest.fail(
-            f"analysis/ has no uv.lock: an install today resolves the requirement afresh and gets "
+            f"there is no uv.lock: an install today resolves the requirement afresh and gets "
             f"{got}; nothing records what the study ran. Hint: publish day 1 only "
             "(`uv run python exercises/01-lock-the-drift/publish.py 1.0.0`), then run `uv lock` "
-            "in exercises/01-lock-the-drift/analysis/.",
+            "in exercises/01-lock-the-drift/.",
             pytrace=False,
         )
     if not same:
         pytest.fail(
             f"your lock installs {got}. The result came from 1.0.0: lock while only 1.0.0 is "
-            "published (delete analysis/wheels/ and publish 1.0.0 alone), or pin it.",
+            "published (delete wheels/ here and publish 1.0.0 alone), or pin it.",
             pytrace=False,
         )

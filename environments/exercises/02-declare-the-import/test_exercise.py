@@ -1,4 +1,4 @@
-"""Checker for exercise 02: deptry finds no undeclared import in project/, and the report still
+"""Checker for exercise 02: deptry finds no undeclared import in src/, and the report still
 prints the same accuracy and standard error.
 
 Run from environments/:  uv run pytest exercises/02-declare-the-import
@@ -21,11 +21,11 @@ HERE = Path(__file__).parent
 
 @pytest.fixture
 def project(tmp_path) -> Path:
-    return Path(
-        shutil.copytree(
-            HERE / "project", tmp_path / "project", ignore=shutil.ignore_patterns(".venv")
-        )
-    )
+    """Your pyproject.toml and src/, without this checker (deptry would read its imports too)."""
+    project = tmp_path / "project"
+    shutil.copytree(HERE / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(HERE / "pyproject.toml", project / "pyproject.toml")
+    return project
 
 
 def test_every_import_is_declared(project):
