@@ -98,6 +98,7 @@ def test_slides_embed_committed_small_figures():
     assert {Path(p).stem for p in embedded} >= {
         "leakage",
         "reusable_holdout",
+        "ladder",
         "seed_lottery",
         "nested_cv",
         "replicability",
@@ -113,3 +114,36 @@ def test_run_all_rejects_an_unknown_experiment(tmp_path, run_module):
     assert done.returncode == 2
     assert done.stderr.startswith("error: unknown experiment nope") and done.stderr.count("\n") == 1
     assert not (tmp_path / "x").exists()
+
+
+EXPERIMENT_FILES = [
+    "leakage",
+    "reusable_holdout",
+    "ladder",
+    "seed_lottery",
+    "nested_cv",
+    "replicability",
+]
+PLUMBING = {"argparse", "csv", "io", "json", "os", "sys", "tempfile", "hashlib", "subprocess"}
+
+
+@pytest.mark.parametrize("name", EXPERIMENT_FILES)
+def test_each_experiment_reads_as_a_story_with_the_plumbing_elsewhere(name):
+    """Gallery style: a docstring saying what it teaches, `# %%` sections in reading order with
+    a prose title each, the command last; files, receipts and the CLI come from common.py."""
+    import ast
+
+    source = (TOPIC / "src" / "overfitting" / f"{name}.py").read_text()
+    tree = ast.parse(source)
+    assert ast.get_docstring(tree) and "Run: `uv run of-" in ast.get_docstring(tree)
+    sections = re.findall(r"^# %%\n# (.+)\n# -+$", source, flags=re.M)
+    assert len(sections) >= 4, sections
+    assert sections[-1] == "The command"
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not imported & PLUMBING, imported & PLUMBING
+    assert "finish(" in source and "save_figure(" in source  # the receipt and figure, via common

@@ -2,9 +2,9 @@
 
 Five independent repetitions (seed 0, repetitions 0-4) at the command's default size: n = 5,000
 public and 5,000 private coin-flip labels, 1,000 random submissions, step 0.01. Measured over
-seeds 0-4 (25 repetitions): open public score after 1,000 submissions 0.592-0.613 (sd 0.006);
-private accuracy 0.485-0.511 (sd 0.005-0.007, the binomial SE of 5,000 labels is 0.007); the
-Ladder's released score 0.51-0.52."""
+seeds 0-4 (25 repetitions) and the 20 of the committed --full run: open public score after
+1,000 submissions 0.579-0.613 (mean 0.600, sd 0.007); private accuracy 0.485-0.514 (the binomial
+SE of 5,000 labels is 0.007); the Ladder's released score 0.51-0.52."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ def finals() -> dict[str, np.ndarray]:
 
 
 def test_the_attack_climbs_the_open_leaderboard(finals):
-    """Climb measured 0.092-0.113 (sd 0.006): below 0.06 is more than 5 sd away (< 1e-7)."""
+    """Climb measured 0.079-0.113 (mean 0.100, sd 0.007): below 0.06 is 5.5 sd away (normal
+    approximation: ~2e-8 per repetition)."""
     assert (finals["open"][:, 1] - 0.5 >= CLIMB_MIN).all()
     assert (finals["open"][:, 1] == finals["open"][:, 2]).all()  # the open board tells the truth
 

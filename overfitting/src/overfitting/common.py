@@ -39,9 +39,21 @@ class OneLineParser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+# The command each experiment is, as run.json records it (also when of-all runs it).
+SCRIPTS = {
+    "leakage": "of-leakage",
+    "reusable_holdout": "of-holdout",
+    "ladder": "of-ladder",
+    "seed_lottery": "of-seeds",
+    "nested_cv": "of-tuning",
+    "replicability": "of-replicate",
+}
+
+
 def make_parser(description: str, default_out: str) -> OneLineParser:
     """The options every experiment has: --seed, --full, --out."""
     parser = OneLineParser(description=description)
+    parser.set_defaults(script=SCRIPTS.get(default_out))
     parser.add_argument("--seed", type=int, default=0, help="seed for every random choice")
     parser.add_argument(
         "--full", action="store_true", help="slide-quality size (slower) instead of the quick one"
@@ -193,9 +205,12 @@ def finish(
 ) -> Path:
     """Write run.json. An experiment of hundreds of fits has no single set of weights: its
     `weights_sha256` hashes the raw per-fit results instead, so equal hashes mean bitwise-equal
-    numbers and two runs can still be compared with one string. Data generated on the fly from
-    the seed have no file to hash (`data=None`): the seed and config name them."""
-    command = [Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)]
+    numbers and two runs can still be compared with one string; `results.npz` holds those numbers
+    (the receipt's `weights_file`), so `compare` can say how far apart two runs are. Data
+    generated on the fly from the seed have no file to hash (`data=None`): the seed and config
+    name them."""
+    script = getattr(args, "script", None) or Path(sys.argv[0]).name
+    command = [script, *(sys.argv[1:] if argv is None else argv)]
     write_results_npz(out / "results.npz", results)
     return write_run_json(
         out,
@@ -206,6 +221,7 @@ def finish(
         data_sha256=data_sha256(*data) if data is not None else None,
         started=started,
         command=command,
+        weights_file=out / "results.npz",
     )
 
 

@@ -61,7 +61,9 @@ QUICK = Sizes(esl_reps=20, dup_reps=10, group_reps=20, prep_reps=20)
 FULL = Sizes(esl_reps=100, dup_reps=50, group_reps=100, prep_reps=100)
 
 
-# %% (a) ESL 7.10.2: feature selection outside vs inside cross-validation ---------------------
+# %%
+# (a) ESL 7.10.2: feature selection outside vs inside cross-validation
+# --------------------------------------------------------------------
 
 
 def noise_problem(rng: np.random.Generator, n: int = 50, p: int = 5000) -> tuple:
@@ -84,7 +86,9 @@ def esl_wrong_and_right(seed: int, rep: int, k: int = 100, folds: int = 5) -> tu
     return float(wrong), float(right)
 
 
-# %% (b) Near-duplicates across the split ---------------------------------------------------
+# %%
+# (b) Near-duplicates across the split
+# ------------------------------------
 
 
 def jittered_copies(
@@ -129,7 +133,9 @@ def near_duplicates(
     return float(leaky), float(honest), float(truth)
 
 
-# %% (c) Grouped data: several samples per subject ------------------------------------------
+# %%
+# (c) Grouped data: several samples per subject
+# ---------------------------------------------
 
 
 def subjects(
@@ -159,7 +165,9 @@ def grouped_cv(seed: int, rep: int, folds: int = 5) -> tuple[float, float, float
     return float(kfold), float(grouped), float(truth)
 
 
-# %% (d) Preprocessing fit before the split vs inside a Pipeline ------------------------------
+# %%
+# (d) Preprocessing fit before the split vs inside a Pipeline
+# -----------------------------------------------------------
 
 
 def scaling_before_split(seed: int, rep: int) -> tuple[float, float]:
@@ -203,7 +211,9 @@ def imputation_before_split(
     return float(leaky), float(honest), float(control)
 
 
-# %% Running, reporting ---------------------------------------------------------------------
+# %%
+# Running, reporting
+# ------------------
 
 
 def run_part(name: str, fn, seed: int, reps: int) -> np.ndarray:
@@ -291,6 +301,11 @@ PARTS = {
 }
 
 
+# %%
+# The figure: every repetition, and the leaks side by side
+# --------------------------------------------------------
+
+
 def plot(results: dict[str, np.ndarray], seed: int):
     """One panel per part (every repetition a dot, the mean a bar), then the leaks side by side."""
     fig, axes = new_figure(ncols=3, nrows=2, width=3.8, height=3.3)
@@ -329,6 +344,11 @@ def plot(results: dict[str, np.ndarray], seed: int):
     )
     fig.tight_layout()
     return fig
+
+
+# %%
+# The command
+# -----------
 
 
 def run(argv: list[str] | None = None) -> dict[str, np.ndarray]:

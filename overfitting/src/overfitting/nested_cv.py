@@ -42,6 +42,9 @@ from overfitting.common import (
     write_table,
 )
 
+# %%
+# The sweep and the problems
+# --------------------------
 # Every setting gives a working classifier on these 20 unit-scale features, so the sweep is 25
 # genuinely different noisy scores, not a handful of good ones among degenerate ones.
 GRID = {"C": np.logspace(-1, 2, 5), "gamma": np.logspace(-2.5, -0.5, 5)}
@@ -85,6 +88,13 @@ def model() -> SVC:
     return SVC()
 
 
+# %%
+# Three ways to report "the accuracy of the tuned model"
+# ------------------------------------------------------
+# All three see the same development set; only nested CV keeps the choosing of C and gamma away
+# from the data that scores it.
+
+
 def true_accuracy(model: SVC, X_fresh: np.ndarray | None, y_fresh: np.ndarray | None) -> float:
     """Accuracy on fresh data; exactly 0.5 when the labels carry no information."""
     return 0.5 if X_fresh is None else model.score(X_fresh, y_fresh)
@@ -117,6 +127,10 @@ def one_rep(seed: int, rep: int, n_dev: int, setting: str = "signal") -> dict[st
     out["nested CV"] = cross_val_score(GridSearchCV(model(), GRID, cv=inner), X, y, cv=outer).mean()
     return {k: float(v) for k, v in out.items()}
 
+
+# %%
+# Optimism: reported minus true accuracy, over many development sets
+# ------------------------------------------------------------------
 
 ESTIMATES = {
     # estimate: the truth it claims to estimate
@@ -157,6 +171,11 @@ COLORS = {
 }
 
 
+# %%
+# The figure: reported vs true accuracy, and the optimism of each estimate
+# -----------------------------------------------------------------------
+
+
 def plot(results: dict[str, list[dict[str, float]]]):
     """Left: reported vs true accuracy per development set (signal setting): points above the
     diagonal are optimistic. Right: optimism with 95% CIs in both settings."""
@@ -194,6 +213,11 @@ def plot(results: dict[str, list[dict[str, float]]]):
     ax.set_title("optimism: single split, non-nested, nested (mean, 95% CI)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+# %%
+# The command
+# -----------
 
 
 def run(argv: list[str] | None = None) -> list[dict]:

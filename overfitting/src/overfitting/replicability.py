@@ -35,6 +35,10 @@ from overfitting.common import (
     write_table,
 )
 
+# %%
+# The claim, the datasets, the candidates
+# ---------------------------------------
+
 DATASETS = {
     "digits": load_digits,
     "breast_cancer": load_breast_cancer,
@@ -55,6 +59,12 @@ def candidates() -> dict[str, object]:
         "X with k = 1": make_pipeline(StandardScaler(), KNeighborsClassifier(1)),
         "X with k = 15": make_pipeline(StandardScaler(), KNeighborsClassifier(15)),
     }
+
+
+# %%
+# Paired scores on the same folds, and what an interval allows us to say
+# ---------------------------------------------------------------------
+# The same seed gives the same folds for every candidate, so differences are paired by fold.
 
 
 def fold_scores(name: str, seed: int, repeats: int) -> dict[str, np.ndarray]:
@@ -78,6 +88,11 @@ def verdict(lo: float, hi: float) -> str:
     if hi < 0:
         return "Y wins"
     return "no difference shown"
+
+
+# %%
+# The ablation table: one row per dataset and candidate
+# -----------------------------------------------------
 
 
 def ablation_rows(all_scores: dict[str, dict[str, np.ndarray]]) -> list[dict]:
@@ -111,6 +126,11 @@ def single_seed_rows(single: dict[str, dict[str, np.ndarray]]) -> list[dict]:
     return rows
 
 
+# %%
+# The figure: difference to Y with corrected intervals, per dataset
+# -----------------------------------------------------------------
+
+
 def plot(rows: list[dict]):
     """Difference to Y with corrected 95% CIs: one panel per dataset, one row per variant of X."""
     names = list(dict.fromkeys(r["dataset"] for r in rows))
@@ -138,6 +158,11 @@ def plot(rows: list[dict]):
     )
     fig.tight_layout()
     return fig
+
+
+# %%
+# The command
+# -----------
 
 
 def run(argv: list[str] | None = None) -> list[dict]:

@@ -10,12 +10,13 @@ import shutil
 import time
 from pathlib import Path
 
-from overfitting import leakage, nested_cv, replicability, reusable_holdout, seed_lottery
+from overfitting import ladder, leakage, nested_cv, replicability, reusable_holdout, seed_lottery
 from overfitting.common import OUTPUTS, UsageError, cli, make_parser, write_table
 
 EXPERIMENTS = {
     "leakage": leakage.run,
     "reusable_holdout": reusable_holdout.run,
+    "ladder": ladder.run,
     "seed_lottery": seed_lottery.run,
     "nested_cv": nested_cv.run,
     "replicability": replicability.run,

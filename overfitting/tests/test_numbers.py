@@ -1,0 +1,160 @@
+"""The numbers in README.md and slides.md are the numbers the code gives.
+
+The `--full` runs behind the committed figures take minutes to an hour, so each left its raw
+numbers beside its figure (`figures/<experiment>.npz`, with the receipt `<experiment>.run.json`).
+Each test here (1) re-runs a slice of that run with the current code and requires bit-identical
+numbers, so the committed file is what this code produces, then (2) recomputes the quoted
+statistics from the committed raw numbers, independently where it can (scipy), and requires the
+README and the slides to quote exactly those values.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from overfitting import leakage as L
+from overfitting import seed_lottery as S
+
+TOPIC = Path(__file__).resolve().parents[1]
+FIGURES = TOPIC / "figures"
+
+
+def flat(path: Path) -> str:
+    """A Markdown file with all whitespace runs collapsed: quotes may wrap across lines."""
+    return " ".join(path.read_text(encoding="utf-8").split())
+
+
+README, SLIDES = flat(TOPIC / "README.md"), flat(TOPIC / "slides.md")
+
+
+def receipt(name: str) -> dict:
+    return json.loads((FIGURES / f"{name}.run.json").read_text())
+
+
+def test_seed_lottery_numbers():
+    run = np.load(FIGURES / "seed_lottery.npz")
+    grid, paired = run["grid"], run["paired"]
+    assert receipt("seed_lottery")["config"]["full"] is True
+    # (1) the committed run is this code's: seed 0's grid cell (split 0, init 500) and paired
+    # seed 0 (split = init = 100,000) re-run bit for bit.
+    assert S.train_and_score(S.METHODS["A: MLP 64"], 0, 500) == grid[0, 0]
+    assert [S.train_and_score(h, 100_000, 100_000) for h in S.METHODS.values()] == list(paired[0])
+    # (2) the lottery
+    acc = grid.ravel()
+    mean, std = acc.mean(), acc.std(ddof=1)
+    assert (
+        f"test accuracy {mean:.3f} ± {std:.3f} (min {acc.min():.3f}, max {acc.max():.3f})"
+    ) in README
+    assert (
+        f"std over init seeds with the split fixed {grid.std(1, ddof=1).mean():.3f}, over split "
+        f"seeds with the init fixed {grid.std(0, ddof=1).mean():.3f}"
+    ) in README
+    n_test = S.split_sizes()[1]
+    se = stats.binom(n_test, mean).std() / n_test
+    assert f"sqrt({mean:.3f} x {1 - mean:.3f} / {n_test}) = {se:.3f}" in README
+    assert f"sqrt({mean:.3f} · {1 - mean:.3f} / {n_test}) = **{se:.3f}**" in SLIDES
+    over = S.best_of_n_overstatement(acc, [2, 5, 10, 20, 400])
+    assert (
+        f"overstates the mean by {over[2]:.3f} (N = 2), {over[5]:.3f} (5), {over[10]:.3f} (10), "
+        f"{over[20]:.3f} (20), {over[400]:.3f} (400)"
+    ) in README
+    # (2) the comparison: naive and corrected intervals recomputed with scipy
+    diff = paired[:, 1] - paired[:, 0]
+    j, n_train = len(diff), S.split_sizes()[0]
+    naive = stats.t.interval(0.95, j - 1, loc=diff.mean(), scale=stats.sem(diff))
+    scale = diff.std(ddof=1) * np.sqrt(1 / j + n_test / n_train)
+    corrected = stats.t.interval(0.95, j - 1, loc=diff.mean(), scale=scale)
+    assert naive[1] < 0 and corrected[0] < 0 < corrected[1]  # "A wins" vs "no difference shown"
+    assert corrected[1] < diff.max()  # the cherry-picked seed lies outside even the corrected CI
+    assert (
+        f"the cherry-picked seed says B by {diff.max():+.3f}; B wins on {int((diff > 0).sum())} of "
+        f"{j} seeds; paired mean B - A = {diff.mean():.3f}"
+    ) in README
+    naive_text = f"({naive[0]:+.3f}, {naive[1]:+.3f})"
+    corrected_text = f"({corrected[0]:+.3f}, {corrected[1]:+.3f})"
+    assert f"naive t interval over the 100 splits, {naive_text}, says" in README
+    assert f"(1/{j} + {n_test}/{n_train}), is {corrected_text}: **no difference shown**" in README
+    assert f'naive t interval: {naive_text}, "A wins"' in SLIDES
+    assert f"**{corrected_text}: no difference shown.**" in SLIDES
+    assert f"One cherry-picked seed: B by {diff.max():+.3f}" in SLIDES
+
+
+def ci(values: np.ndarray) -> str:
+    """A paired leak as the README quotes it: mean (95% CI)."""
+    m, lo, hi = L.mean_ci(values)
+    return f"{m:+.3f} ({lo:.3f}, {hi:.3f})"
+
+
+def test_leakage_numbers():
+    run = np.load(FIGURES / "leakage.npz")
+    assert receipt("leakage")["config"]["sizes"]["esl_reps"] == 100
+    # (1) repetition 0 of (b), (c) and (d2) re-run bit for bit with the current code
+    for part, fn in (
+        ("b_near_duplicates", L.near_duplicates),
+        ("c_grouped", L.grouped_cv),
+        ("d2_imputation", L.imputation_before_split),
+    ):
+        assert fn(0, 0) == tuple(run[part][0]), part
+    # (2) the table
+    a, b, c = (run[p].mean(0) for p in ("a_esl_selection", "b_near_duplicates", "c_grouped"))
+    d1, d2 = run["d1_scaling"], run["d2_imputation"]
+    rows = [
+        f"| (a) ESL 7.10.2, CV *error* | wrong way {a[0]:.3f} | right way {a[1]:.3f} | 0.50 | "
+        f"{a[0] - a[1]:.3f} error |",
+        f"| (b) near-duplicate digits | random split {b[0]:.3f} | split by item {b[1]:.3f} | "
+        f"unseen digits {b[2]:.3f} | "
+        + ci(run["b_near_duplicates"][:, 0] - run["b_near_duplicates"][:, 1])
+        + " |",
+        f"| (c) 10 samples per subject | KFold {c[0]:.3f} | GroupKFold {c[1]:.3f} | new subjects "
+        f"{c[2]:.3f} | " + ci(run["c_grouped"][:, 0] - run["c_grouped"][:, 1]) + " |",
+        f"| (d1) scaler fit before split | {d1[:, 0].mean():.3f} | Pipeline {d1[:, 1].mean():.3f} "
+        "| | " + ci(d1[:, 0] - d1[:, 1]) + " |",
+        f"| (d2) KNN imputation of the table incl. the outcome | {d2[:, 0].mean():.3f} | Pipeline "
+        f"{d2[:, 1].mean():.3f} | features only, before the split {d2[:, 2].mean():.3f} | "
+        + ci(d2[:, 0] - d2[:, 1])
+        + " |",
+    ]
+    for row in rows:
+        assert row in README, row
+    assert f"costs {ci(d2[:, 2] - d2[:, 1])}, nothing measurable" in README
+    assert f"imputer is the leak, {ci(d2[:, 0] - d2[:, 2])}" in README
+    assert f"never seen in any form: {b[2]:.3f}, next to its estimate {b[1]:.3f}" in README
+    assert f"with the outcome column*: **{d2[:, 0].mean() - d2[:, 1].mean():+.3f}**" in SLIDES
+
+
+@pytest.mark.parametrize("path", ["README.md", "slides.md"])
+def test_no_placeholder_is_left(path):
+    text = (TOPIC / path).read_text()
+    assert "XXX" not in text and "HOLDOUT_TABLE_ROWS" not in text and "LADDER_" not in text
+
+
+def test_ladder_numbers():
+    from overfitting import ladder as A
+
+    run = np.load(FIGURES / "ladder.npz")
+    reps = receipt("ladder")["config"]["reps"]
+    assert reps == A.FULL.reps
+    rep0 = A.one_rep(0, 0, A.FULL)  # (1) repetition 0 re-run bit for bit
+    for board in ("open", "ladder"):
+        np.testing.assert_array_equal(rep0[board], run[f"{board}_0"])
+    curves = {b: np.stack([run[f"{b}_{i}"] for i in range(reps)]) for b in ("open", "ladder")}
+    at = {t: t // A.FULL.every - 1 for t in (100, 300, 1000)}
+    for board, name in (("open", "open (exact scores)"), ("ladder", "the Ladder")):
+        public = " / ".join(f"{curves[board][:, i, 1].mean():.3f}" for i in at.values())
+        private = curves[board][:, at[1000], 3].mean()
+        assert f"| {name} | {public} | {private:.3f} |" in README
+    open_public, ladder_public = (curves[b][:, -1, 1].mean() for b in ("open", "ladder"))
+    assert (
+        f"public score **{open_public:.3f}**, private {curves['open'][:, -1, 3].mean():.3f}"
+        in SLIDES
+    )
+    assert (
+        f"Public score **{ladder_public:.3f}**, private {curves['ladder'][:, -1, 3].mean():.3f}"
+        in SLIDES
+    )
+    assert ladder_public - 0.5 <= 0.02 + 1e-9  # "within 0.02 of the truth"
