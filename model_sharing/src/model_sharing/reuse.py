@@ -70,12 +70,15 @@ def _git_blob_sha1(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def publish_to_local_hub(folder: Path, repo_id: str, cache_dir: Path) -> str:
+def publish_to_local_hub(
+    folder: Path, repo_id: str, cache_dir: Path, *, commit: str | None = None
+) -> str:
     """Lay `folder` out as huggingface_hub caches a download of `repo_id`; return the commit.
 
     Like the Hub: large files are stored under their sha256 (the Git LFS object id the Hub
     lists), small ones under their git blob sha1; `snapshots/<commit>/` links to the blobs and
-    `refs/main` names the newest commit. (The commit sha is a stand-in: a hash of the files.)
+    `refs/main` names the newest commit. (The commit sha is a stand-in: a hash of the files,
+    or the 40-hex `commit` given, e.g. the one a paper names.)
     """
     repo = Path(cache_dir) / f"models--{repo_id.replace('/', '--')}"
     files = sorted(p for p in Path(folder).rglob("*") if p.is_file())
@@ -87,7 +90,7 @@ def publish_to_local_hub(folder: Path, repo_id: str, cache_dir: Path) -> str:
         (repo / "blobs").mkdir(parents=True, exist_ok=True)
         (repo / "blobs" / etags[p]).write_bytes(data)
     listing = "".join(f"{p.relative_to(folder).as_posix()} {etags[p]}\n" for p in files)
-    commit = hashlib.sha1(listing.encode()).hexdigest()
+    commit = commit or hashlib.sha1(listing.encode()).hexdigest()
     for p in files:
         link = repo / "snapshots" / commit / p.relative_to(folder)
         link.parent.mkdir(parents=True, exist_ok=True)

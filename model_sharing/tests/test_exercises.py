@@ -1,0 +1,113 @@
+"""Every exercise checker fails on its untouched starter (with the learner-facing message) and
+passes once solved - by our solution and, for 01, by a differently written one.
+
+The checkers run in two nested pytest processes (all starters, then all solved copies), as a
+learner runs them: from the topic folder with its pytest settings, `src` on PYTHONPATH.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TOPIC = Path(__file__).resolve().parents[1]
+EXERCISES = TOPIC / "exercises"
+ALTERNATIVES = TOPIC / "tests" / "fixtures" / "exercises"
+# What the learner reads when the starter is untouched.
+STARTER_MESSAGE = {
+    "01-pickle-to-safetensors": "AutoModel could not load your folder with use_safetensors=True",
+    "02-pin-the-revision": "load() returned the weights `main` points at now",
+}
+NAMES = sorted(p.name for p in EXERCISES.iterdir() if (p / "test_exercise.py").is_file())
+
+
+def copy_exercise(name: str, dest: Path, overlay: Path | None = None) -> Path:
+    copy = shutil.copytree(EXERCISES / name, dest / name, ignore=shutil.ignore_patterns("solution"))
+    for f in overlay.iterdir() if overlay else []:
+        if f.is_file() and f.suffix != ".md":
+            shutil.copy(f, copy / f.name)
+    return copy
+
+
+def run_checkers(folders: list[Path]) -> subprocess.CompletedProcess:
+    src = str(TOPIC / "src")
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
+    )
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", "pyproject.toml"]
+    cmd += [
+        "--import-mode=importlib",
+        "-rA",
+        *map(str, folders),
+    ]  # same-named checkers side by side
+    return subprocess.run(cmd, cwd=TOPIC, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def starter_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("starters")
+    return run_checkers([copy_exercise(n, root) for n in NAMES])
+
+
+@pytest.fixture(scope="module")
+def solved_run(tmp_path_factory):
+    ours, theirs = tmp_path_factory.mktemp("solved"), tmp_path_factory.mktemp("alternative")
+    folders = [copy_exercise(n, ours, EXERCISES / n / "solution") for n in NAMES]
+    folders += [copy_exercise(p.name, theirs, p) for p in sorted(ALTERNATIVES.iterdir())]
+    return run_checkers(folders)
+
+
+def checker_tests(name: str) -> list[str]:
+    text = (EXERCISES / name / "test_exercise.py").read_text()
+    return re.findall(r"^def (test_\w+)", text, flags=re.MULTILINE)
+
+
+def result_lines(proc: subprocess.CompletedProcess, name: str) -> list[str]:
+    """The -rA summary lines of this exercise's checker tests (their names are unique)."""
+    tests = tuple(f"::{t}" for t in checker_tests(name))
+    return [
+        ln
+        for ln in proc.stdout.splitlines()
+        if ln.startswith(("PASSED", "FAILED", "ERROR")) and any(t in ln for t in tests)
+    ]
+
+
+def test_every_exercise_has_the_layout():
+    assert 2 <= len(NAMES) <= 4 and set(NAMES) == set(STARTER_MESSAGE)
+    for name in NAMES:
+        folder = EXERCISES / name
+        assert (folder / "README.md").is_file() and (folder / "solution" / "WHY.md").is_file()
+        starters = [p for p in folder.glob("*.py") if p.name != "test_exercise.py"]
+        assert starters and all("# TODO (exercise):" in p.read_text() for p in starters)
+        assert {p.name for p in starters} <= {p.name for p in (folder / "solution").iterdir()}
+        assert f"uv run pytest exercises/{name}" in (folder / "README.md").read_text()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_checker_fails_on_the_untouched_starter(starter_run, name):
+    assert starter_run.returncode == 1, starter_run.stdout[-3000:] + starter_run.stderr[-2000:]
+    assert len(result_lines(starter_run, name)) == len(checker_tests(name))
+    lines = result_lines(starter_run, name)
+    assert lines and all(ln.startswith("FAILED") for ln in lines), starter_run.stdout[-3000:]
+    assert STARTER_MESSAGE[name] in starter_run.stdout
+    assert "Traceback" not in starter_run.stdout  # a message for a learner, not a stack
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_checker_passes_on_the_solution(solved_run, name):
+    lines = result_lines(solved_run, name)
+    assert lines and all(ln.startswith("PASSED") for ln in lines), solved_run.stdout[-3000:]
+
+
+def test_a_differently_written_solution_passes(solved_run):
+    assert solved_run.returncode == 0, solved_run.stdout[-3000:]
+    for alt in ALTERNATIVES.iterdir():  # ours and the alternative: each checker test twice
+        lines = result_lines(solved_run, alt.name)
+        assert len(lines) == 2 * len(checker_tests(alt.name)), lines
+        assert all(ln.startswith("PASSED") for ln in lines)
