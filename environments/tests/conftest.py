@@ -77,6 +77,27 @@ def locked_example_env(tmp_path_factory) -> Path:
         )
 
 
+KERNEL_COMMAND = "uv run python -m ipykernel install --user --name environments"
+
+
+@pytest.fixture(scope="session")
+def topic_kernel(tmp_path_factory):
+    """The README's JupyterHub command, run with this interpreter into a temporary Jupyter data
+    folder (not the user's): yields that folder while the kernel "environments" is findable."""
+    import subprocess
+
+    data = tmp_path_factory.mktemp("jupyter")
+    install = [sys.executable, "-m", "ipykernel", "install", "--user", "--name", "environments"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUPYTER_DATA_DIR", str(data))
+        patch.setenv("JUPYTER_PATH", str(data))
+        done = subprocess.run(
+            [*install, "--display-name", "environments (uv)"], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        yield data
+
+
 def run_module(module: str, *args: str, env: dict | None = None, cwd: Path | None = None):
     """Run `python -m <module> ...` as a learner would, with the current interpreter."""
     import subprocess

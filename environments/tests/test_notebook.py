@@ -16,10 +16,11 @@ NOTEBOOK = TOPIC / "notebooks" / "01-environment_reproducibility.ipynb"
 
 
 @pytest.mark.skipif(shutil.which("uv") is None, reason="the drift section drives uv")
-def test_notebook_executes(tmp_path):
+def test_notebook_executes(tmp_path, topic_kernel):
+    """Run under the topic's own kernel, the one the README registers for JupyterHub."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(
-        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        nb, timeout=180, kernel_name="environments", resources={"metadata": {"path": str(tmp_path)}}
     ).execute()
     text = "\n".join(
         out.get("text", "") for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
