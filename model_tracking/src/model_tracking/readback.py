@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from pathlib import Path
 from typing import Any
 
@@ -142,9 +143,25 @@ def find_wandb_run_file(wandb_dir: Path) -> Path:
     return files[0]
 
 
+def wait_for_wandb_exit(run_file: Path, timeout_s: float = 60.0) -> bool:
+    """Wait until the run file ends with its exit record: W&B's service process writes the file
+    and may still be flushing it when `run.finish()` has returned. False on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if any(r.WhichOneof("record_type") == "exit" for r in iter_wandb_records(run_file)):
+                return True
+        except Exception:  # a record cut in the middle: not flushed yet
+            pass
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+
+
 def read_wandb_offline(wandb_dir: Path) -> dict[str, Any]:
     """Config, per-step history, summary, saved files and artifacts of one offline W&B run."""
     run_file = find_wandb_run_file(wandb_dir)
+    wait_for_wandb_exit(run_file)
     config: dict[str, Any] = {}
     history: dict[str, list[Any]] = {}
     summary: dict[str, Any] = {}

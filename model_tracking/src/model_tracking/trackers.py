@@ -328,4 +328,9 @@ class WandbTracker(Tracker):
         self.run.log_artifact(files)
 
     def finish(self, ok=True):
+        from model_tracking.readback import wait_for_wandb_exit
+
         self.run.finish(exit_code=0 if ok else 1)
+        # Publish the run folder only once W&B's service has written the whole run file.
+        for run_file in Path(self.run.dir).parent.glob("run-*.wandb"):  # none when disabled
+            wait_for_wandb_exit(run_file)
