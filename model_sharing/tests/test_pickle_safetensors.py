@@ -197,3 +197,23 @@ def test_cli_inspects_and_verifies(digits_folder, capsys):
     assert "net.0.weight" in out and "weights_sha256 matches" in out
     assert inspect_main([*args, "--expect-sha256", "0" * 64]) == 2
     assert "was modified" in capsys.readouterr().err
+
+
+def test_slides_credit_the_library_only_with_its_own_messages(folder_copy):
+    """The 'Safe != intact' slide quotes safetensors' messages: each one is what it raises."""
+    from pathlib import Path
+
+    slides = (Path(__file__).resolve().parents[1] / "slides.md").read_text()
+    path = folder_copy / "model.safetensors"
+    good = path.read_bytes()
+    damage = {
+        "| truncated file": good[:19_000],
+        "| corrupted header": good[:9] + b"\xff" + good[10:],
+    }
+    for row_start, damaged in damage.items():
+        row = next(ln for ln in slides.splitlines() if ln.startswith(row_start))
+        quoted = re.search(r'`SafetensorError`: \*"(.+?)"\*', row)[1]
+        path.write_bytes(damaged)
+        with pytest.raises(SafetensorError, match=re.escape(quoted)):
+            load_file(str(path))
+    assert "is truncated: tensor" not in slides  # a message of ours, once credited to the format
