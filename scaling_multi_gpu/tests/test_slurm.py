@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,29 @@ def test_ddp_job_matches_the_direct_launch(slurm_jobs, equivalence_run):
         if r["world_size"] > 1:
             job = json.loads((jobs["cpu_ddp"][1] / r["variant"] / "run.json").read_text())
             same_receipt(job, json.loads((out / r["variant"] / "run.json").read_text()))
+
+
+def loopback_only_shell() -> list[str]:
+    """A command prefix that runs in a new network namespace with only `lo` up, or skips."""
+    unshare, ip = shutil.which("unshare"), shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
+    if not (unshare and ip):
+        pytest.skip("needs unshare and ip (util-linux, iproute2) to make a loopback-only network")
+    prefix = [unshare, "-n"] if os.geteuid() == 0 else [unshare, "-r", "-n"]
+    if subprocess.run([*prefix, "true"], capture_output=True).returncode != 0:
+        pytest.skip(f"this machine does not allow {' '.join(prefix)} (no network namespaces)")
+    return [*prefix, "sh", "-c", f'{ip} link set lo up && exec "$@"', "sh"]
+
+
+def test_local_slurm_comes_up_on_a_loopback_only_machine(local_slurm):
+    """No network, no DNS (the issue's getaddrinfo() failure): the cluster still runs a job."""
+    script = Path(__file__).with_name("local_slurm.py")
+    done = subprocess.run(
+        [*loopback_only_shell(), sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.stdout.strip().splitlines()[-1:] == ["COMPLETED"], done.stdout[-3000:] + done.stderr
 
 
 def test_job_scripts_have_commented_directives():

@@ -1,0 +1,66 @@
+"""Checker for 01-summed-loss: 2 DDP processes must train the model 1 process trains.
+
+Run from the topic folder: uv run pytest exercises/01-summed-loss
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from scaling_multi_gpu.data import synthetic_images
+from scaling_multi_gpu.models import SmallCNN
+
+import scaling_multi_gpu
+
+HERE = Path(__file__).parent
+# 1 vs 2 processes differ only by the order of float additions; training amplifies those last
+# bits (measured here: 9e-8 on this data, up to 6e-5 on others). The summed-loss bug: 3e-2.
+TOLERANCE = 1e-4
+
+
+def launch(nproc: int, out: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+           str(HERE / "ddp_train.py"), "--out", str(out)]  # fmt: skip
+    src = str(Path(scaling_multi_gpu.__file__).parents[1])  # the workers import the topic too
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+
+
+def accuracy(state: dict[str, torch.Tensor]) -> float:
+    images, labels = synthetic_images(2048 + 512, seed=0).tensors  # the 512 ddp_train.py held out
+    model = SmallCNN()
+    model.load_state_dict(state)
+    with torch.no_grad():
+        return (model(images[2048:]).argmax(1) == labels[2048:]).float().mean().item()
+
+
+def test_two_processes_train_the_one_process_model(tmp_path):
+    runs = {n: (launch(n, tmp_path / f"x{n}"), tmp_path / f"x{n}") for n in (1, 2)}  # at once
+    weights = {}
+    for n, (proc, out) in runs.items():
+        log = proc.communicate()[0]
+        if proc.returncode != 0:
+            pytest.fail(f"ddp_train.py failed with {n} process(es):\n{log[-2000:]}", pytrace=False)
+        weights[n] = torch.load(out / "weights.pt", weights_only=True)
+    acc = accuracy(weights[1])
+    if acc < 0.9:
+        pytest.fail(f"the model no longer learns (test accuracy {acc:.2f}, want >= 0.9): "
+                    "keep the training itself, fix only what differs between 1 and 2 processes", pytrace=False)  # fmt: skip
+    diff = max((weights[1][k] - weights[2][k]).abs().max().item() for k in weights[1])
+    if diff > TOLERANCE:
+        pytest.fail(
+            f"2 processes trained a different model than 1 process: max |w1 - w2| = {diff:.2e} "
+            f"(want <= {TOLERANCE:g}), although accuracy is {acc:.2f} - accuracy does not notice. "
+            "Hint: DDP AVERAGES the gradients of the ranks. What does averaging do to a loss "
+            "that is a sum over the local batch?",
+            pytrace=False,
+        )

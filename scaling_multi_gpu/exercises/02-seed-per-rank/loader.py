@@ -1,0 +1,26 @@
+"""The data loader every DDP rank builds. Its random augmentations have a bug across ranks.
+
+Every rank runs this same code with the same seed (so that the initial weights agree); only
+`rank` differs. Check your fix with: uv run pytest exercises/02-seed-per-rank
+"""
+
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+
+class FlipCropDataset(Dataset):
+    """Returns (index, augmentation code): a random crop offset and flip drawn from torch's RNG,
+    which PyTorch seeds in each DataLoader worker - as torchvision's random transforms use it."""
+
+    def __len__(self) -> int:
+        return 32
+
+    def __getitem__(self, i: int) -> tuple[int, int]:
+        return i, int(torch.randint(0, 1_000_000, ()))
+
+
+def make_loader(dataset: Dataset, rank: int, world: int, seed: int) -> DataLoader:
+    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, seed=seed)
+    # TODO (exercise): with workers, rank 0 and rank 1 draw the SAME augmentations. Fix it so that
+    # ranks differ, a rerun with the same seed draws the same again, and the data split stays.
+    return DataLoader(dataset, batch_size=4, sampler=sampler, num_workers=2)
