@@ -23,6 +23,7 @@ ALTERNATIVES = TOPIC / "tests" / "fixtures" / "exercises"
 STARTER_MESSAGE = {
     "01-pickle-to-safetensors": "AutoModel could not load your folder with use_safetensors=True",
     "02-pin-the-revision": "load() returned the weights `main` points at now",
+    "03-complete-the-card": "the card's metadata is incomplete: license must be",
 }
 NAMES = sorted(p.name for p in EXERCISES.iterdir() if (p / "test_exercise.py").is_file())
 
@@ -92,7 +93,7 @@ def test_every_exercise_has_the_layout():
 @pytest.mark.parametrize("name", NAMES)
 def test_checker_fails_on_the_untouched_starter(starter_run, name):
     assert starter_run.returncode == 1, starter_run.stdout[-3000:] + starter_run.stderr[-2000:]
-    assert len(result_lines(starter_run, name)) == len(checker_tests(name))
+    assert len(result_lines(starter_run, name)) >= len(checker_tests(name))
     lines = result_lines(starter_run, name)
     assert lines and all(ln.startswith("FAILED") for ln in lines), starter_run.stdout[-3000:]
     assert STARTER_MESSAGE[name] in starter_run.stdout
