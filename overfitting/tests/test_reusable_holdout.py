@@ -7,6 +7,7 @@ stated next to it, from the spread measured over 20 repetitions at exactly this 
 
 from __future__ import annotations
 
+import json
 import math
 from itertools import product
 
@@ -149,3 +150,16 @@ def test_bad_threshold_and_variant_are_rejected(tmp_path, run_module):
     done = run_module("reusable_holdout", "--variant", "nope", "--out", str(tmp_path / "x"))
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--variant" in done.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_default_is_the_authors_code_and_the_side_by_side_table_is_written(tmp_path, run_module):
+    out = tmp_path / "h"
+    done = run_module(
+        "reusable_holdout", "--n", "400", "--d", "200", "--reps", "1", "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    receipt = json.loads((out / "run.json").read_text())
+    assert receipt["config"]["variants"] == ["authors"]
+    assert {"authors_releases_per_rep", "authors_budget_needed_max"} <= set(receipt["metrics"])
+    header = (out / "variants.csv").read_text().splitlines()[0].split(",")
+    assert {"releases_per_rep", "correlation_release_fraction", "budget_needed_max"} <= set(header)
