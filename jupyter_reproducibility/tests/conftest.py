@@ -37,15 +37,10 @@ def run_module(*args: str, cwd: Path = TOPIC, timeout: int = 300) -> subprocess.
 
 @pytest.fixture(scope="session", autouse=True)
 def python3_kernel_is_this_interpreter(tmp_path_factory) -> None:
-    """Make kernel "python3" start *this* interpreter, even where a cluster or a user installed
-    another "python3" kernelspec (JUPYTER_PATH is searched before every other kernel folder)."""
-    from ipykernel.kernelspec import write_kernel_spec
+    """Kernel "python3" is this interpreter in every test (see plumbing)."""
+    from jupyter_reproducibility.plumbing import python3_kernel_is_this_interpreter
 
-    jupyter_path = tmp_path_factory.mktemp("jupyter")
-    write_kernel_spec(jupyter_path / "kernels" / "python3")
-    os.environ["JUPYTER_PATH"] = os.pathsep.join(
-        filter(None, [str(jupyter_path), os.environ.get("JUPYTER_PATH")])
-    )
+    python3_kernel_is_this_interpreter(tmp_path_factory.mktemp("jupyter"))
 
 
 @pytest.fixture(scope="session")

@@ -106,3 +106,14 @@ def launching_command() -> list[str] | None:
         if arg == "-m" and argv[i + 1 : i + 2] == ["papermill"]:
             return ["papermill", *argv[i + 2 :]]
     return argv
+
+
+def python3_kernel_is_this_interpreter(folder: Path) -> None:
+    """Make kernel "python3" start *this* interpreter (the topic's), even where a cluster or a
+    user installed another "python3" kernelspec: JUPYTER_PATH is searched before the others."""
+    from ipykernel.kernelspec import write_kernel_spec
+
+    write_kernel_spec(Path(folder) / "kernels" / "python3")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        filter(None, [str(folder), os.environ.get("JUPYTER_PATH")])
+    )

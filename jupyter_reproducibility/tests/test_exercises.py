@@ -1,0 +1,96 @@
+"""Every exercise's checker fails on the untouched starter (with its learner-facing message) and
+passes with `solution/` applied; for exercises 01 and 02 a differently written answer passes too."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import SRC, TOPIC
+from jupyter_reproducibility.experiments import C_EXPERIMENT_1, C_EXPERIMENT_2, expected_accuracy
+
+EXERCISES = TOPIC / "exercises"
+FIXTURES = TOPIC / "tests" / "fixtures" / "exercises"
+# What the checker says on the untouched starter.
+STARTER_MESSAGE = {
+    "01-repair-the-trap": "nbcheck still warns: `C` is defined in cells 4, 7",
+    "02-marimo-app": "marimo check still refuses the app: critical[multiple-definitions]",
+    "03-papermill-parameters": f"papermill -p C {C_EXPERIMENT_1} should print test accuracy",
+}
+
+
+def test_every_exercise_is_listed_and_marked() -> None:
+    names = sorted(p.name for p in EXERCISES.iterdir() if p.is_dir())
+    assert names == sorted(STARTER_MESSAGE)
+    readme = (TOPIC / "README.md").read_text(encoding="utf-8")
+    for name in names:
+        assert f"exercises/{name}" in readme, name
+        starters = [p for p in (EXERCISES / name).iterdir() if p.suffix in (".py", ".ipynb")]
+        assert any(
+            "TODO (exercise)" in p.read_text() for p in starters if p.stem != "test_exercise"
+        )
+
+
+def test_numbers_in_the_exercise_readmes_are_the_experiments() -> None:
+    """The accuracies the exercise READMEs promise are what the experiments give now."""
+    quoted = {
+        float(n)
+        for p in EXERCISES.glob("*/README.md")
+        for n in re.findall(r"\b0\.\d{3}\b", p.read_text())
+    } - {C_EXPERIMENT_1}
+    assert quoted == {
+        round(expected_accuracy(C_EXPERIMENT_1), 3),
+        round(expected_accuracy(C_EXPERIMENT_2), 3),
+    }
+
+
+def copy_exercise(name: str, tmp_path: Path, *overlays: Path) -> Path:
+    copy = tmp_path / name
+    shutil.copytree(
+        EXERCISES / name, copy, ignore=shutil.ignore_patterns("solution", "__pycache__")
+    )
+    for overlay in overlays:
+        for f in overlay.iterdir():
+            if f.is_file() and f.suffix != ".md":
+                shutil.copy(f, copy / f.name)
+    return copy
+
+
+def check(copy: Path) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(copy)],
+        cwd=TOPIC,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.parametrize("name", sorted(STARTER_MESSAGE))
+def test_checker_fails_on_the_starter(name: str, tmp_path: Path) -> None:
+    done = check(copy_exercise(name, tmp_path))
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert STARTER_MESSAGE[name] in done.stdout, done.stdout[-3000:]
+    assert "Traceback" not in done.stdout
+
+
+@pytest.mark.parametrize("name", sorted(STARTER_MESSAGE))
+def test_checker_passes_with_the_solution(name: str, tmp_path: Path) -> None:
+    done = check(copy_exercise(name, tmp_path, EXERCISES / name / "solution"))
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.iterdir()))
+def test_checker_passes_with_another_correct_answer(name: str, tmp_path: Path) -> None:
+    done = check(copy_exercise(name, tmp_path, FIXTURES / name))
+    assert done.returncode == 0, done.stdout[-3000:]
