@@ -13,6 +13,7 @@ from itertools import product
 
 import numpy as np
 import pytest
+from overfitting.thresholdout import AuthorsThresholdout, Thresholdout
 from scipy import integrate, stats
 
 from overfitting import reusable_holdout as R
@@ -27,7 +28,7 @@ T, SIGMA = 0.04, 0.01  # 4/sqrt(n) and 1/sqrt(n) at n = 10,000
 def test_authors_guard_releases_with_the_gaussian_tail_probability(gap):
     """P(release) = P(gap > T + N(0, sigma)) = Phi((gap - T) / sigma); 20,000 queries, 5 SE
     tolerance (false failure ~6e-7)."""
-    guard = R.AuthorsThresholdout(T, SIGMA, np.random.default_rng(1))
+    guard = AuthorsThresholdout(T, SIGMA, np.random.default_rng(1))
     n = 20_000
     answers = guard.answer_many(np.zeros(n), np.full(n, gap))
     p = stats.norm.cdf((gap - T) / SIGMA)
@@ -55,7 +56,7 @@ def test_paper_guard_releases_with_the_laplace_tail_probability(gap):
     20,000 fresh guards, 5 SE tolerance (false failure ~6e-7)."""
     rng = np.random.default_rng(2)
     n = 20_000
-    released = sum(R.Thresholdout(T, SIGMA, rng).answer(0.0, gap) != 0.0 for _ in range(n))
+    released = sum(Thresholdout(T, SIGMA, rng).answer(0.0, gap) != 0.0 for _ in range(n))
     p = laplace_sum_cdf(gap - T, 2 * SIGMA, 4 * SIGMA)
     assert abs(released / n - p) < 5 * math.sqrt(p * (1 - p) / n)
 
@@ -64,8 +65,8 @@ def test_agreeing_queries_almost_never_release_with_the_authors_noise():
     """Training and holdout agree (gap 0) on 10,000 queries. Authors' guard: expected releases
     10,000 * Phi(-4) = 0.3, so more than 5 has probability ~2e-6. Paper's guard (its threshold
     redrawn after each release): measured 0.13-0.15 of queries over seeds 0-4; bound 0.10."""
-    authors = R.AuthorsThresholdout(T, SIGMA, np.random.default_rng(3))
-    paper = R.Thresholdout(T, SIGMA, np.random.default_rng(3))
+    authors = AuthorsThresholdout(T, SIGMA, np.random.default_rng(3))
+    paper = Thresholdout(T, SIGMA, np.random.default_rng(3))
     same = np.full(10_000, 0.6)
     assert (authors.answer_many(same, same) == same).all()
     paper.answer_many(same, same)
@@ -74,7 +75,7 @@ def test_agreeing_queries_almost_never_release_with_the_authors_noise():
 
 
 def test_paper_guard_budget_runs_out():
-    guard = R.Thresholdout(T, SIGMA, np.random.default_rng(0), budget=1)
+    guard = Thresholdout(T, SIGMA, np.random.default_rng(0), budget=1)
     guard.answer(0.9, 0.1)
     with pytest.raises(RuntimeError, match="budget"):
         guard.answer(0.9, 0.1)
