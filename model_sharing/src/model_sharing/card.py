@@ -110,6 +110,8 @@ def write_card(card: ModelCard, folder: Path) -> Path:
 
 def write_classifier_card(folder: Path, repo_id: str = "your-name/digits-mlp") -> Path:
     run = read_run(folder)
+    if not {"test_correct", "test_n"} <= set(run.get("metrics", {})):
+        raise ShareError(f"{folder}/run.json has no test_correct/test_n: re-run ms-train")
     correct, n = run["metrics"]["test_correct"], run["metrics"]["test_n"]
     data = ModelCardData(
         model_name="digits-mlp",
