@@ -136,3 +136,13 @@ def test_make_fixture_rebuilds_the_trap(trap: str) -> None:
         for nb in (rebuilt, stored)
     ]
     assert as_run[0] == as_run[1]
+
+
+@pytest.mark.parametrize("document", ["README.md", "slides.md"])
+def test_docs_quote_what_the_fixtures_store_and_what_a_fresh_run_gives(document: str) -> None:
+    text = (TOPIC / document).read_text(encoding="utf-8")
+    for trap, (_, _, stored, fresh) in EXPECTED.items():
+        row = next(line for line in text.splitlines() if line.startswith(f"| `trap_{trap}"))
+        assert row.endswith(f"| {stored():.3f} | {fresh():.3f} |"), row
+    long = nbformat.read(TRAPS["long"].fixture, as_version=4)
+    assert f"cell {EXPECTED['long'][1].split(', ')[1]} of {len(long.cells)}" in text
