@@ -214,3 +214,66 @@ def test_reusable_holdout_numbers():
     assert table in (TOPIC / "README.md").read_text()
     slide_rows = "\n".join(table.splitlines()[:6])
     assert slide_rows in (TOPIC / "slides.md").read_text()
+
+
+def test_tuning_numbers():
+    from overfitting import nested_cv as N
+
+    run = np.load(FIGURES / "nested_cv.npz")
+    assert receipt("nested_cv")["config"]["sizes"]["reps"] == N.FULL.reps
+    rep0 = N.one_rep(0, 0, N.FULL.n_dev, "signal")  # (1) development set 0 re-run bit for bit
+    assert rep0 == {k: float(run[f"signal/{k}"][0]) for k in rep0}
+    labels = {"signal": "signal (truth on 10,000 fresh samples, ", "null": "null (labels are"}
+    abs_errors = []
+    for setting in N.SETTINGS:
+        cells = []
+        for estimate, truth in N.ESTIMATES.items():
+            gap = run[f"{setting}/{estimate}"] - run[f"{setting}/{truth}"]
+            abs_errors.append(np.abs(gap).mean())
+            cells.append(ci(gap))
+        row = " | ".join(cells) + " |"
+        assert labels[setting] in README
+        assert row in README, row
+    truths = sorted(run[f"signal/{t}"].mean() for t in set(N.ESTIMATES.values()))
+    assert f"fresh samples, {truths[0]:.2f}-{truths[-1]:.2f})" in README
+    errors = iter(abs_errors)  # signal's three estimates, then null's
+    signal, null = [next(errors) for _ in N.ESTIMATES], [next(errors) for _ in N.ESTIMATES]
+    quoted = ", ".join(
+        f"{name} {a:.3f} / {b:.3f}"
+        for name, a, b in zip(("single split", "non-nested", "nested"), signal, null, strict=True)
+    )
+    assert f"(mean absolute error, signal / null: {quoted})" in README
+
+
+def test_replicability_numbers():
+    from overfitting import replicability as P
+
+    run = np.load(FIGURES / "replicability.npz")
+    repeats = receipt("replicability")["config"]["repeats"]
+    scores = {n: {c: run[f"{n}/{c}"] for c in P.candidates()} for n in P.DATASETS}
+    iris = P.fold_scores("iris", 0, repeats)  # (1) one dataset re-run bit for bit
+    for c, s in iris.items():
+        np.testing.assert_array_equal(s, scores["iris"][c], err_msg=c)
+    rows = {(r["dataset"], r["method"]): r for r in P.ablation_rows(scores)}
+
+    def cell(r: dict, with_ci: bool) -> str:
+        value = f"{r['minus_Y']:+.3f}"
+        value = value if r["verdict"] == "no difference shown" else f"**{value}**"
+        return value + (f" ({r['ci95_low']:.3f}, {r['ci95_high']:.3f})" if with_ci else "")
+
+    for name in P.DATASETS:
+        x, no_scaler, k1, k15 = (
+            rows[(name, m)]
+            for m in ("X: scaler + 5-NN", "X without scaler", "X with k = 1", "X with k = 15")
+        )
+        line = (
+            f"| {name} | {cell(x, True)} | {cell(no_scaler, True)} | {cell(k1, False)} | "
+            f"{cell(k15, False)} |"
+        )
+        assert line in README, line
+        assert x["verdict"] != "X wins"  # "The claim 'X beats Y' is shown on no dataset."
+    digits = scores["digits"]
+    one_seed = (
+        digits["X: scaler + 5-NN"][:5].mean() - digits["Y: scaler + logistic regression"][:5].mean()
+    )
+    assert f"gives X {one_seed:+.3f} with no interval" in README
