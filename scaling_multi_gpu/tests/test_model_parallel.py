@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -88,6 +89,13 @@ def test_changing_the_micro_batch_count_changes_the_bits_not_the_model(mp_run):
     assert m8["max_abs_diff_vs_single"] <= TOLERANCE
 
 
+def test_the_schedule_changes_the_timing_not_the_sums(mp_run):
+    """GPipe and 1F1B run the same micro-batches' backwards in the same order: the same bits."""
+    rows = mp_run["rows"]
+    assert rows["pp-gpipe"]["weights_sha256"] == rows["pp-1f1b"]["weights_sha256"]
+    assert rows["tp"]["weights_sha256"] != rows["pp-gpipe"]["weights_sha256"]
+
+
 def test_receipts_and_weights_per_variant(mp_run):
     from scaling_multi_gpu import receipt
 
@@ -102,17 +110,27 @@ def test_receipts_and_weights_per_variant(mp_run):
 
 
 def test_pipeline_bubble_follows_the_formula(mp_run):
-    gpipe = {
-        b["micro_batches"]: b
-        for b in mp_run["summary"]["pipeline_bubble"]
-        if b["schedule"] == "gpipe"
-    }
+    bubble = mp_run["summary"]["pipeline_bubble"]
+    gpipe = {b["micro_batches"]: b["measured"] for b in bubble if b["schedule"] == "gpipe"}
     assert sorted(gpipe) == [1, 2, 4, 8]
-    assert [gpipe[m]["theory"] for m in (1, 2, 4, 8)] == [0.5, 0.3333, 0.2, 0.1111]
-    # More micro-batches, smaller bubble; and m = 1 idles about half the step, as (p-1)/(m+p-1) says.
-    assert gpipe[1]["measured"] > gpipe[4]["measured"] > gpipe[8]["measured"] - 0.05
-    assert abs(gpipe[1]["measured"] - 0.5) < 0.1
-    assert gpipe[8]["measured"] < 0.35
+    assert [b["theory"] for b in bubble if b["schedule"] == "gpipe"] == [0.5, 0.3333, 0.2, 0.1111]
+    # m = 1 idles half the step, as (p-1)/(m+p-1) says; more micro-batches, a smaller bubble.
+    assert abs(gpipe[1] - 0.5) < 0.1, gpipe
+    assert gpipe[1] > gpipe[2] > gpipe[4], gpipe
+    # At m = 8 the per-message cost (a few ms, more when the cores are shared) is a large part of
+    # the 15 ms micro-batch steps: only on a machine that is not oversubscribed is it checked.
+    if os.getloadavg()[0] <= (os.cpu_count() or 1):
+        assert gpipe[8] < min(gpipe[4], 0.2), gpipe
+
+
+def test_readme_numbers_come_from_the_run(mp_run):
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    full = mp_run["rows"]["single"]["full_parameters"]
+    assert f"head, {round(full / 1000)}k parameters)" in readme
+    stated = re.search(r"\*\*Within tolerance \(([0-9.e-]+)\), not bit for bit", readme)
+    assert stated and float(stated.group(1)) == mp_run["summary"]["tolerance"]
 
 
 def test_finishes_in_under_a_minute(mp_run):

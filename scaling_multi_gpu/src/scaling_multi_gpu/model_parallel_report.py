@@ -133,11 +133,15 @@ def plot(
     shown = [r for r in rows if r["kind"] != "single"]
     values = [max(r["max_abs_diff_vs_single"], 1e-12) for r in shown]  # 0 cannot go on a log axis
     colors = ["tab:green" if verdict(r, tolerance) == "ok" else "tab:red" for r in shown]
-    left.bar([r["variant"] for r in shown], values, color=colors)
+    bars = left.bar([r["variant"] for r in shown], values, color=colors)
+    for bar, r in zip(bars, shown, strict=True):  # same |Δw|, yet every one its own weights
+        left.annotate(r["weights_sha256"][:8], (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                      ha="center", va="bottom", fontsize=8, family="monospace")  # fmt: skip
+    left.set_ylim(1e-10, 1e-4)
     left.axhline(tolerance, color="black", linestyle="--", label=f"tolerance {tolerance:g}")
     left.set_yscale("log")
     left.set_ylabel("max |w - w(1 process)|")
-    left.set_title("2 gloo processes vs 1, same seed and batches")
+    left.set_title("2 gloo processes vs 1 (labels: weights_sha256)")
     left.legend()
     left.tick_params(axis="x", rotation=20)
     for schedule, marker in (("gpipe", "o"), ("1f1b", "s")):
@@ -151,7 +155,8 @@ def plot(
     right.set_xticks(ms, [str(m) for m in ms])
     right.set_xlabel("micro-batches m (p = 2 stages)")
     right.set_ylabel("idle fraction of a step")
-    right.set_title("pipeline bubble")
+    load = os.getloadavg()[0]
+    right.set_title(f"pipeline bubble (load {load:.1f} on {os.cpu_count()} cores: noisy)")
     right.legend()
     fig.tight_layout()
     save_figure(fig, path)
