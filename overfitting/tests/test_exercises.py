@@ -85,7 +85,12 @@ def test_the_cherry_pick_data_reproduce():
         from reports import REPORTS, score
     finally:
         sys.path.pop(0)
-    for report in REPORTS.values():
+    readme = (EXERCISES / "02-spot-the-cherry-pick" / "README.md").read_text()
+    for letter, report in REPORTS.items():
         assert score(report["method"], report["split_seed"]) == pytest.approx(
             report["accuracy"], abs=5e-5
         )
+        row = (
+            f"| {letter} | {report['method']} | {report['split_seed']} | {report['accuracy']:.4f} |"
+        )
+        assert row in readme, row

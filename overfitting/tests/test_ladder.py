@@ -8,6 +8,7 @@ SE of 5,000 labels is 0.007); the Ladder's released score 0.51-0.52."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -62,12 +63,43 @@ def test_the_ladder_holds_the_public_score_within_its_band(finals):
     assert (finals["ladder"][:, 1] < finals["open"][:, 1] - CLIMB_MIN / 2).all()
 
 
-def test_cli_writes_table_figure_and_receipt(tmp_path, run_module):
-    out = tmp_path / "ladder"
-    done = run_module("ladder", "--reps", "1", "--submissions", "100", "--out", str(out))
-    assert done.returncode == 0, done.stderr
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory) -> dict:
+    """`of-ladder` exactly as the README runs it (the quick default), timed."""
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path_factory.mktemp("ladder") / "out"
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "overfitting.ladder", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return {"done": done, "out": out, "seconds": time.perf_counter() - started}
+
+
+def test_cli_writes_table_figure_and_receipt(default_run, tmp_path, run_module):
+    assert default_run["done"].returncode == 0, default_run["done"].stderr
     for name in ("table.csv", "table.md", "figure.png", "run.json", "results.npz"):
-        assert (out / name).is_file(), name
+        assert (default_run["out"] / name).is_file(), name
+    receipt = json.loads((default_run["out"] / "run.json").read_text())
+    assert (
+        receipt["command"][0] == "of-ladder" and receipt["metrics"]["open_climb_min"] >= CLIMB_MIN
+    )
     done = run_module("ladder", "--step", "0", "--out", str(tmp_path / "x"))
     assert done.returncode == 2 and done.stderr.startswith("error: --step")
     assert not (tmp_path / "x").exists()
+
+
+def test_the_demo_takes_under_30_seconds(default_run):
+    """The acceptance limit is for 2 cores; on a machine busier than its core count the wall time
+    says nothing, so the check is skipped there (with the time it took)."""
+    import os
+
+    load = os.getloadavg()[0]
+    if load > (os.cpu_count() or 1):
+        pytest.skip(f"machine busy (load {load:.1f}): took {default_run['seconds']:.0f} s")
+    assert default_run["seconds"] < 30
