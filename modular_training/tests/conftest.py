@@ -21,7 +21,7 @@ TOPIC = Path(__file__).resolve().parents[1]
 SRC = TOPIC / "src"
 # Subprocesses and notebook kernels must import the package even where it is not installed.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))
-from modular_training.step3_lightning import quiet_known_warnings  # noqa: E402
+from modular_training.plumbing import quiet_known_warnings  # noqa: E402
 
 quiet_known_warnings()  # the library's advice that does not apply here would bury real warnings
 NOTEBOOKS = sorted((TOPIC / "notebooks").glob("*.ipynb"))
@@ -82,6 +82,9 @@ class Jobs:
                 job.process.communicate()
 
 
+HEADLINE = "step3_cli"  # the module `mt-train` runs (pyproject [project.scripts])
+
+
 def module(name: str, *args: str) -> list[str]:
     """A CLI as tests must start it: `python -m`, never the console-script name (--env current)."""
     return [sys.executable, "-m", f"modular_training.{name}", *args]
@@ -100,14 +103,14 @@ def jobs(tmp_path_factory) -> Jobs:
     root = tmp_path_factory.mktemp("jobs")
     bg = Jobs(root)
     # Two headline runs with the same seed, in separate processes: the determinism check.
-    bg.start("headline_a", module("step3_lightning", f"--out={root / 'a'}"))
-    bg.start("headline_b", module("step3_lightning", f"--out={root / 'b'}"))
-    bg.start("headline_w", module("step3_lightning", f"--out={root / 'w'}", "--data.num_workers=2"))
+    bg.start("headline_a", module(HEADLINE, f"--out={root / 'a'}"))
+    bg.start("headline_b", module(HEADLINE, f"--out={root / 'b'}"))
+    bg.start("headline_w", module(HEADLINE, f"--out={root / 'w'}", "--data.num_workers=2"))
     bg.start("monolithic", module("step1_monolithic", f"--out={root / 'monolithic'}"))
-    truncated = make_truncated_checkpoint(root / "truncated.ckpt")
+    # The issue's example, typed as a new user would (space, not "="), through the real exit path.
     bg.start(
-        "truncated_ckpt",
-        module("step3_lightning", f"--out={root / 'bad'}", f"--ckpt_path={truncated}"),
+        "max_epochs_negative",
+        module(HEADLINE, "--trainer.max_epochs", "-3", f"--out={root / 'bad'}"),
     )
     for nb in NOTEBOOKS:
         work = root / nb.stem
@@ -120,6 +123,9 @@ def jobs(tmp_path_factory) -> Jobs:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _start_background_jobs(jobs):
-    """Autouse: the background jobs start before the first test, whichever test that is."""
-    return jobs
+def _start_background_jobs(request):
+    """Autouse: the background jobs start before the first test, whichever test that is - when
+    any collected test needs them (`pytest tests/test_data.py` starts none)."""
+    if any("jobs" in item.fixturenames for item in request.session.items):
+        return request.getfixturevalue("jobs")
+    return None

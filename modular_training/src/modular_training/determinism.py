@@ -4,27 +4,39 @@ Out of the box, a resumed run does NOT end with the same weights as an uninterru
 1. Lightning checkpoints do not store the RNG state, and a plain `DataLoader(shuffle=True)`
    draws its shuffle order from the global RNG. -> `EpochSeededSampler`: the order of epoch e
    depends only on (seed, e).
-2. Dropout draws from the global RNG too, whose state after a resume differs. -> `step_seed`:
+2. Dropout draws from the global RNG too, whose state after a resume differs. -> `stream_seed`:
    reseed at every optimiser step from (seed, global_step), which the checkpoint does store.
 3. A checkpoint taken mid-epoch must also know how far into the epoch it was. -> torchdata's
    `StatefulDataLoader`, whose state Lightning saves and restores.
 4. Lightning >= 2.5.3 creates the first resumed epoch's iterator before calling `set_epoch`
    (Lightning issue #21938), so that epoch would replay epoch 0's order. -> `resumed_epoch`:
-   give the sampler the checkpoint's epoch when the dataloader is built.
+   give the sampler the checkpoint's epoch when the dataloader is built. This has nothing to do
+   with worker processes: with `num_workers=0` the replayed order is just as wrong.
+Shuffling and dropout draw from separate streams (`SHUFFLE`, `DROPOUT`), so the seed of epoch k's
+order is never the seed of step k's dropout masks.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import Sampler
 
+SHUFFLE, DROPOUT = "shuffle", "dropout"
 
-def step_seed(seed: int, counter: int) -> int:
-    """A distinct seed per (run seed, counter); the large factor keeps seed 1 step 0 != seed 0 step 1."""
-    return seed * 1_000_003 + counter
+
+def stream_seed(seed: int, stream: str, counter: int) -> int:
+    """The seed of draw `counter` (an epoch, a step) of one named random stream of a run.
+
+    numpy's SeedSequence mixes (run seed, stream, counter) into well-separated seeds, so
+    (seed 1, step 0) and (seed 0, step 1) differ, and so do epoch k's shuffle and step k's dropout.
+    """
+    stream_key = zlib.crc32(stream.encode())  # a stable number for the name (hash() is salted)
+    return int(np.random.SeedSequence([seed, stream_key, counter]).generate_state(1)[0])
 
 
 class EpochSeededSampler(Sampler[int]):
@@ -40,7 +52,7 @@ class EpochSeededSampler(Sampler[int]):
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[int]:
-        generator = torch.Generator().manual_seed(step_seed(self.seed, self.epoch))
+        generator = torch.Generator().manual_seed(stream_seed(self.seed, SHUFFLE, self.epoch))
         return iter(torch.randperm(self.num_samples, generator=generator).tolist())
 
     def __len__(self) -> int:

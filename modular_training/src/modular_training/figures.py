@@ -6,6 +6,7 @@ Run:  uv run mt-figures          (about a minute; rewrites figures/ in the topic
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 from pathlib import Path
@@ -17,52 +18,76 @@ import matplotlib.pyplot as plt
 
 from modular_training.data import load_splits
 from modular_training.plots import save_figure
+from modular_training.plumbing import quiet_known_warnings
 from modular_training.receipt import TOPIC_ROOT
-from modular_training.resume import FIXED, NAIVE, NO_21938_WORKAROUND, compare
+from modular_training.resume import ablation
 from modular_training.step2_modular import Config, evaluate, fit
-from modular_training.step3_lightning import quiet_known_warnings, run
+from modular_training.step3_cli import train
+
+GREEN, RED = "#4caf50", "#e57373"
+ResumeTable = dict[tuple[str, int], dict[str, str]]
 
 
-def resume_figure(results: dict[str, dict[str, str]], path: Path) -> Path:
-    """A grid: one row per setup, one column per way of stopping; green = same final weights."""
-    setups = list(results)
-    columns = [c for c in next(iter(results.values())) if c != "uninterrupted"]
-    fig, ax = plt.subplots(figsize=(7, 0.8 + 0.6 * len(setups)))
-    for i, setup in enumerate(setups):
-        reference = results[setup]["uninterrupted"]
+def draw_resume_grid(table: ResumeTable) -> plt.Figure:
+    """A grid: one row per (setup, workers), one column per way of stopping; green = identical
+    final weights to the uninterrupted run, red = different. Each cell shows the hash's start."""
+    rows = list(table)
+    columns = [c for c in next(iter(table.values())) if c != "uninterrupted"]
+    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.42 * len(rows)))
+    for i, row in enumerate(rows):
+        reference = table[row]["uninterrupted"]
         for j, column in enumerate(columns):
-            same = results[setup][column] == reference
-            ax.add_patch(plt.Rectangle((j, i), 0.95, 0.9, color="#4caf50" if same else "#e57373"))
+            same = table[row][column] == reference
+            ax.add_patch(plt.Rectangle((j, i), 0.95, 0.9, color=GREEN if same else RED))
             label = "identical" if same else "different"
             ax.text(
-                j + 0.47,
-                i + 0.45,
-                f"{label}\n{results[setup][column][:8]}",
-                ha="center",
-                va="center",
+                j + 0.47, i + 0.45, f"{label} {table[row][column][:8]}", ha="center", va="center"
             )
     ax.set_xlim(0, len(columns))
-    ax.set_ylim(len(setups), 0)
+    ax.set_ylim(len(rows), 0)
     ax.set_xticks([j + 0.47 for j in range(len(columns))], [f"resumed {c}" for c in columns])
-    ax.set_yticks([i + 0.45 for i in range(len(setups))], setups)
+    ax.set_yticks(
+        [i + 0.45 for i in range(len(rows))], [f"{name}, {w} workers" for name, w in rows]
+    )
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
     ax.set_title("final weights vs. an uninterrupted run (weights_sha256)")
     fig.tight_layout()
-    return save_figure(fig, path)
+    return fig
 
 
-def seed_figure(accuracies: dict[int, float], path: Path) -> Path:
-    """Test accuracy per training seed: the seed is a source of variance, so report the spread."""
-    fig, ax = plt.subplots(figsize=(6, 3))
-    seeds = list(accuracies)
-    ax.bar([str(s) for s in seeds], [accuracies[s] for s in seeds], color="#5c6bc0")
-    low, high = min(accuracies.values()), max(accuracies.values())
-    ax.set_ylim(low - 0.02, min(1.0, high + 0.01))
+def resume_figure(table: ResumeTable, path: Path) -> Path:
+    return save_figure(draw_resume_grid(table), path)
+
+
+def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% interval for an accuracy measured on n test images (Wilson score interval)."""
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def seed_figure(correct: dict[int, int], n: int, path: Path) -> Path:
+    """Test accuracy per training seed with its 95% interval from n test images: the spread across
+    seeds is of the same size as the test set's own uncertainty, so report both, not the best seed."""
+    fig, ax = plt.subplots(figsize=(6.5, 3))
+    seeds = list(correct)
+    accuracy = [correct[s] / n for s in seeds]
+    intervals = [wilson_interval(correct[s], n) for s in seeds]
+    errors = [
+        [a - lo for a, (lo, _) in zip(accuracy, intervals, strict=True)],
+        [hi - a for a, (_, hi) in zip(accuracy, intervals, strict=True)],
+    ]
+    ax.errorbar([str(s) for s in seeds], accuracy, yerr=errors, fmt="o", color="#5c6bc0", capsize=4)
+    ax.set_ylim(0.9, 1.0)
     ax.set_xlabel("training seed (same split, same test set)")
-    ax.set_ylabel("test accuracy")
-    ax.set_title(f"step 2, 20 epochs: {low:.3f} to {high:.3f}")
+    ax.set_ylabel(f"test accuracy (n = {n})")
+    spread = max(correct.values()) - min(correct.values())
+    ax.set_title(
+        f"step 2, 20 epochs: seeds differ by {spread} of {n} test images\n(bars: 95% interval)"
+    )
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -74,24 +99,20 @@ def main(argv: list[str] | None = None) -> int:
     quiet_known_warnings()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        summary = run(
+        summary = train(
             [f"--out={root / 'headline'}", "--trainer.enable_progress_bar=false"], verbose=False
         )
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "training_curve.png").write_bytes(
             (summary["out"] / "training_curve.png").read_bytes()
         )
-        results = {
-            s.name: compare(root / s.name, s, workers=0)
-            for s in (NAIVE, NO_21938_WORKAROUND, FIXED)
-        }
-        resume_figure(results, args.out / "resume.png")
+        resume_figure(ablation(root, workers=[0, 2]), args.out / "resume.png")
     splits = load_splits()
-    accuracies = {}
+    correct = {}
     for seed in range(5):
         model, _ = fit(Config(seed=seed), splits, verbose=False)
-        accuracies[seed] = evaluate(model, splits.x_test, splits.y_test)[1]
-    seed_figure(accuracies, args.out / "seeds.png")
+        correct[seed] = round(evaluate(model, splits.x_test, splits.y_test)[1] * len(splits.y_test))
+    seed_figure(correct, len(splits.y_test), args.out / "seeds.png")
     print(f"wrote {args.out}/training_curve.png, resume.png, seeds.png")
     return 0
 

@@ -2,12 +2,12 @@
 
 For each setup we train three times: uninterrupted; stopped after epoch 1 and resumed; crashed in
 the middle of epoch 1 and resumed from the checkpoint saved there. Then we compare the final
-weights. The naive setup (plain shuffled DataLoader, no reseeding) does not match; neither do
-all the fixes without the Lightning #21938 workaround; with every fix in `determinism.py` each
-row matches bit for bit.
+weights. The ablation switches each of the four fixes of `determinism.py` off in turn, between
+the naive setup (all off) and all four on, with 0 and 2 DataLoader worker processes: only with
+every fix on does each resumed run match bit for bit.
 
-Run:  uv run mt-resume                  (workers 0, ~1 minute)
-      uv run mt-resume --workers 0 2    (also with 2 DataLoader worker processes)
+Run:  uv run mt-resume                              (the full table, a few minutes)
+      uv run mt-resume --workers 0 --figure resume.png
 """
 
 from __future__ import annotations
@@ -19,40 +19,49 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from modular_training.determinism import InterruptAt, SimulatedCrash
+from modular_training.plumbing import quiet_known_warnings
 from modular_training.receipt import weights_sha256
-from modular_training.step3_lightning import quiet_known_warnings, run
+from modular_training.step3_cli import train as train_and_test
 
 EPOCHS = 3
 STEPS_PER_EPOCH = 40  # 1,257 training images / batch 32, rounded up
 MID_EPOCH_STEP = STEPS_PER_EPOCH + 17  # inside epoch 1
 
 
-@dataclass
+@dataclass(frozen=True)
 class Setup:
-    """Which of the fixes are on. `naive` = all off; `fixed` = all on."""
+    """Which of the four fixes of `determinism.py` are on."""
 
     name: str
-    resumable: bool  # epoch-seeded sampler + StatefulDataLoader
-    reseed_every_step: bool
-    epoch_workaround: bool = True  # Lightning #21938
+    seeded_sampler: bool = True  # fix 1: shuffle order = f(seed, epoch)
+    reseed_every_step: bool = True  # fix 2: dropout = f(seed, step)
+    stateful_loader: bool = True  # fix 3: StatefulDataLoader keeps the position in the epoch
+    epoch_workaround: bool = True  # fix 4: Lightning #21938
 
     def flags(self) -> list[str]:
         def flag(name: str, value: bool) -> str:
             return f"--{name}={str(value).lower()}"
 
         return [
-            flag("data.resumable", self.resumable),
+            flag("data.seeded_sampler", self.seeded_sampler),
             flag("model.reseed_every_step", self.reseed_every_step),
+            flag("data.stateful_loader", self.stateful_loader),
             flag("data.epoch_workaround", self.epoch_workaround),
         ]
 
 
-NAIVE = Setup("naive", resumable=False, reseed_every_step=False)
-FIXED = Setup("fixed", resumable=True, reseed_every_step=True)
-# Everything fixed except the workaround for Lightning #21938: shows why it is there.
-NO_21938_WORKAROUND = Setup("no-21938-workaround", True, True, epoch_workaround=False)
+NAIVE = Setup("naive (all off)", False, False, False, False)
+NO_SAMPLER = Setup("without fix 1 (sampler)", seeded_sampler=False)
+NO_RESEED = Setup("without fix 2 (reseed)", reseed_every_step=False)
+NO_STATEFUL = Setup("without fix 3 (stateful)", stateful_loader=False)
+NO_21938_WORKAROUND = Setup("without fix 4 (#21938)", epoch_workaround=False)
+FIXED = Setup("all four fixes")
+# The ablation: each fix switched off in turn, between "nothing" and "everything".
+SETUPS = (NAIVE, NO_SAMPLER, NO_RESEED, NO_STATEFUL, NO_21938_WORKAROUND, FIXED)
+AFTER_EPOCH, MID_EPOCH = "after epoch 1", f"mid-epoch (step {MID_EPOCH_STEP})"
 
 
 def last_weights(out: Path) -> str:
@@ -61,7 +70,9 @@ def last_weights(out: Path) -> str:
     return weights_sha256(ckpt["state_dict"])
 
 
-def train(out: Path, setup: Setup, workers: int, extra: list[str] = (), callbacks=None) -> None:
+def train(
+    out: Path, setup: Setup, workers: int, extra: list[str] = (), callbacks: list | None = None
+) -> None:
     args = [
         f"--out={out}",
         f"--trainer.max_epochs={EPOCHS}",
@@ -70,18 +81,22 @@ def train(out: Path, setup: Setup, workers: int, extra: list[str] = (), callback
         *setup.flags(),
         *extra,
     ]
-    run(args, extra_callbacks=callbacks, verbose=False)
+    train_and_test(args, callbacks=callbacks or [], verbose=False)
+
+
+def slug(setup: Setup) -> str:
+    return "".join(c if c.isalnum() else "-" for c in setup.name)
 
 
 def uninterrupted(root: Path, setup: Setup, workers: int) -> str:
-    out = root / f"{setup.name}-w{workers}-full"
+    out = root / f"{slug(setup)}-w{workers}-full"
     train(out, setup, workers)
     return last_weights(out)
 
 
 def resumed_after_epoch(root: Path, setup: Setup, workers: int, epoch: int = 1) -> str:
     """Train `epoch` epochs (last.ckpt is written at the end), then continue to EPOCHS from it."""
-    out = root / f"{setup.name}-w{workers}-epoch{epoch}"
+    out = root / f"{slug(setup)}-w{workers}-epoch{epoch}"
     train(out, setup, workers, [f"--trainer.max_epochs={epoch}"])
     ckpt = out / "checkpoints" / "last.ckpt"
     train(out, setup, workers, [f"--ckpt_path={ckpt}"])
@@ -90,7 +105,7 @@ def resumed_after_epoch(root: Path, setup: Setup, workers: int, epoch: int = 1) 
 
 def resumed_mid_epoch(root: Path, setup: Setup, workers: int, step: int = MID_EPOCH_STEP) -> str:
     """Crash right after optimiser step `step` (a checkpoint is saved there), then resume from it."""
-    out = root / f"{setup.name}-w{workers}-step{step}"
+    out = root / f"{slug(setup)}-w{workers}-step{step}"
     ckpt = out / "crash.ckpt"
     try:
         train(out, setup, workers, callbacks=[InterruptAt(step, str(ckpt))])
@@ -106,34 +121,52 @@ def compare(root: Path, setup: Setup, workers: int) -> dict[str, str]:
     """Final-weight hashes of the three ways of reaching EPOCHS epochs."""
     return {
         "uninterrupted": uninterrupted(root, setup, workers),
-        "after epoch 1": resumed_after_epoch(root, setup, workers),
-        f"mid-epoch (step {MID_EPOCH_STEP})": resumed_mid_epoch(root, setup, workers),
+        AFTER_EPOCH: resumed_after_epoch(root, setup, workers),
+        MID_EPOCH: resumed_mid_epoch(root, setup, workers),
     }
 
 
+def ablation(root: Path, workers: list[int]) -> dict[tuple[str, int], dict[str, str]]:
+    """The full table: every setup, every worker count -> the three final-weight hashes."""
+    table = {}
+    with tqdm(total=len(SETUPS) * len(workers), desc="resume ablation", unit="setup") as bar:
+        for setup in SETUPS:
+            for w in workers:
+                table[setup.name, w] = compare(root / f"w{w}", setup, w)
+                bar.update()
+    return table
+
+
+def print_table(table: dict[tuple[str, int], dict[str, str]]) -> None:
+    """Markdown: does each resumed run end with the uninterrupted run's weights?"""
+    print(f"\n| setup | workers | resumed {AFTER_EPOCH} | resumed {MID_EPOCH} |\n|---|---|---|---|")
+    for (name, workers), hashes in table.items():
+        cells = [
+            "identical" if hashes[c] == hashes["uninterrupted"] else "different"
+            for c in (AFTER_EPOCH, MID_EPOCH)
+        ]
+        print(f"| {name} | {workers} | {cells[0]} | {cells[1]} |")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Resume vs uninterrupted: naive and fixed setups.")
-    parser.add_argument("--workers", type=int, nargs="+", default=[0])
+    parser = argparse.ArgumentParser(
+        description="Resume vs uninterrupted, with each of the four fixes switched off in turn."
+    )
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
     parser.add_argument("--out", type=Path, default=None, help="keep the runs here (default: temp)")
+    parser.add_argument("--figure", type=Path, default=None, help="also draw the table as a PNG")
     args = parser.parse_args(argv)
     if any(w < 0 for w in args.workers):
         print(f"error: --workers must be >= 0, got {args.workers}", file=sys.stderr)
         return 2
     quiet_known_warnings()
     with tempfile.TemporaryDirectory() as tmp:
-        root = args.out or Path(tmp)
-        print(f"{'setup':20} {'workers':>7}  {'run':24} {'weights_sha256':14} equal")
-        for setup in (NAIVE, NO_21938_WORKAROUND, FIXED):
-            for workers in args.workers:
-                hashes = compare(root, setup, workers)
-                reference = hashes["uninterrupted"]
-                for label, digest in hashes.items():
-                    same = (
-                        "-"
-                        if label == "uninterrupted"
-                        else ("yes" if digest == reference else "NO")
-                    )
-                    print(f"{setup.name:20} {workers:>7}  {label:24} {digest[:12]}   {same}")
+        table = ablation(args.out or Path(tmp), args.workers)
+    print_table(table)
+    if args.figure:
+        from modular_training.figures import resume_figure
+
+        print(f"wrote {resume_figure(table, args.figure)}")
     return 0
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Dataset
 
 from modular_training.data import DATASETS, Splits, load_splits
 from modular_training.model import make_mlp
@@ -54,10 +54,29 @@ class Config:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
+class DigitsDataset(Dataset):
+    """A map-style dataset: how many examples there are, and example i as (image, label).
+
+    `TensorDataset` would do the same for tensors already in memory; a class of your own is where
+    reading files, decoding or augmenting goes (draw any randomness from a seeded generator).
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images[index], self.labels[index]
+
+
 def make_train_loader(splits: Splits, batch_size: int, seed: int) -> DataLoader:
     """Shuffled batches whose order depends only on `seed` (a private generator, not the global RNG)."""
     return DataLoader(
-        TensorDataset(splits.x_train, splits.y_train),
+        DigitsDataset(splits.x_train, splits.y_train),
         batch_size=batch_size,
         shuffle=True,
         generator=torch.Generator().manual_seed(seed),

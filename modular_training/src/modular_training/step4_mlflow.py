@@ -1,8 +1,10 @@
 """Step 4 - the step-3 run, tracked in MLflow on a local sqlite file, then found again by search.
 
-Nothing about the model changes: we hand the Trainer an `MLFlowLogger`. It records the
-hyperparameters and the per-epoch metrics; we add the resolved config, the checkpoints and the
-run receipt as artifacts, so the MLflow run alone is enough to trace and re-check the result.
+Nothing about the model changes: we hand the Trainer an `MLFlowLogger`. It records the model's
+hyperparameters and the per-epoch metrics; we add the resolved config as parameters, and the
+config file, the checkpoints and the run receipt as artifacts, so the MLflow run alone is enough
+to trace and re-check the result. `run_autologged` shows the other way: no logger in our code,
+`mlflow.pytorch.autolog()` patches `Trainer.fit` and records what it can see by itself.
 Offline by default: `sqlite:///mlflow.db` is a file; point --tracking_uri at a server to share.
 
 Run:  uv run mt-mlflow                      (then: uv run mlflow ui --backend-store-uri sqlite:///mlflow.db)
@@ -17,16 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import mlflow.pytorch
 import pandas as pd
+import yaml
 from lightning.pytorch.loggers import MLFlowLogger
 
-from modular_training.data import DataUnavailable
-from modular_training.step3_lightning import (
-    ConfigError,
-    one_line,
-    quiet_known_warnings,
-    run,
-)
+from modular_training.plumbing import quiet_known_warnings, run_at_edge
+from modular_training.receipt import command_line
+from modular_training.step3_cli import train
 
 EXPERIMENT = "modular-training-digits"
 
@@ -40,7 +40,11 @@ def artifact_root_for(tracking_uri: str) -> str | None:
 
 
 def run_tracked(
-    lightning_args: list[str], tracking_uri: str, experiment: str = EXPERIMENT, verbose: bool = True
+    lightning_args: list[str],
+    tracking_uri: str,
+    experiment: str = EXPERIMENT,
+    verbose: bool = True,
+    command: list[str] | None = None,
 ) -> dict[str, Any]:
     """Train + test as in step 3 with an MLflow logger; log the outputs as artifacts."""
     if tracking_uri.startswith("sqlite:///"):
@@ -51,8 +55,10 @@ def run_tracked(
         artifact_location=artifact_root_for(tracking_uri),
         log_model=False,  # we log exactly the files we want below
     )
-    summary = run(lightning_args, logger=logger, verbose=verbose, command_name="mt-mlflow")
+    summary = train(lightning_args, logger=logger, verbose=verbose, command=command)
     client, run_id, out = logger.experiment, logger.run_id, summary["out"]
+    # Every resolved setting as a parameter ("optimizer/init_args/lr", "trainer/max_epochs", ...).
+    logger.log_hyperparams(yaml.safe_load((out / "config.yaml").read_text()))
     for name in ("config.yaml", "run.json", "training_curve.png", "model.safetensors"):
         client.log_artifact(run_id, str(out / name))
     for ckpt in {summary["last_checkpoint"], summary["best_checkpoint"]}:
@@ -63,6 +69,27 @@ def run_tracked(
     return {**summary, "run_id": run_id}
 
 
+def run_autologged(
+    lightning_args: list[str], tracking_uri: str, experiment: str = EXPERIMENT
+) -> dict[str, Any]:
+    """The same training with no logger of ours: `mlflow.pytorch.autolog` patches `Trainer.fit`
+    and logs the optimiser, its learning rate, the epochs and every logged metric by itself."""
+    mlflow.set_tracking_uri(tracking_uri)
+    if mlflow.get_experiment_by_name(experiment) is None:
+        mlflow.create_experiment(experiment, artifact_location=artifact_root_for(tracking_uri))
+    mlflow.set_experiment(experiment)
+    # The model, datasets and checkpoints stay out of MLflow here; the run receipt goes in.
+    mlflow.pytorch.autolog(log_models=False, log_datasets=False, checkpoint=False, silent=True)
+    try:
+        with mlflow.start_run() as active:
+            summary = train(lightning_args, verbose=False, command=["mt-mlflow", "--autolog"])
+            mlflow.log_artifact(str(summary["run_json"]))
+            mlflow.set_tag("weights_sha256", summary["weights_sha256"])
+    finally:
+        mlflow.pytorch.autolog(disable=True)  # patching is global: undo it for whoever comes next
+    return {**summary, "run_id": active.info.run_id}
+
+
 def find_runs(tracking_uri: str, experiment: str = EXPERIMENT) -> pd.DataFrame:
     """The runs of an experiment as a table, newest first: what `mlflow.search_runs` gives back."""
     mlflow.set_tracking_uri(tracking_uri)
@@ -71,7 +98,8 @@ def find_runs(tracking_uri: str, experiment: str = EXPERIMENT) -> pd.DataFrame:
         c
         for c in (
             "run_id",
-            "params.lr",
+            "params.optimizer/class_path",
+            "params.optimizer/init_args/lr",
             "params.seed",
             "metrics.val_acc",
             "metrics.test_acc",
@@ -98,17 +126,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     quiet_known_warnings()
-    try:
-        result = run_tracked(lightning_args, args.tracking_uri, args.experiment)
-    except (argparse.ArgumentError, ConfigError, DataUnavailable, ValueError) as exc:
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        return 2
-    print(
-        f"\nMLflow run {result['run_id']} in {args.tracking_uri} (experiment {args.experiment!r})"
-    )
-    with pd.option_context("display.width", 200, "display.max_colwidth", 20):
-        print(find_runs(args.tracking_uri, args.experiment).head(10).to_string(index=False))
-    return 0
+
+    def command() -> None:
+        result = run_tracked(
+            lightning_args, args.tracking_uri, args.experiment, command=command_line()
+        )
+        print(
+            f"\nMLflow run {result['run_id']} in {args.tracking_uri} (experiment {args.experiment!r})"
+        )
+        with pd.option_context("display.width", 200, "display.max_colwidth", 20):
+            print(find_runs(args.tracking_uri, args.experiment).head(10).to_string(index=False))
+
+    return run_at_edge(command)
 
 
 if __name__ == "__main__":
