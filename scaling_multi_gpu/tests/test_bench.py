@@ -92,14 +92,13 @@ def test_bad_input_is_one_error_line(args, words, tmp_path, capsys):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a usable GPU")
-def test_cuda_without_a_gpu_is_one_error_line_not_a_cpu_run(tmp_path):
-    cmd = [sys.executable, "-m", "scaling_multi_gpu.bench", "--model", "small", "--device", "cuda", "--out", str(tmp_path / "o")]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 2
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: --device cuda: "), done.stderr
+def test_cuda_without_a_gpu_is_one_error_line_not_a_cpu_run(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert bench.main(["--model", "small", "--device", "cuda", "--out", str(out)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --device cuda: "), lines
     assert "no GPU" in lines[0] or "torch cannot use the GPU" in lines[0]
-    assert not (tmp_path / "o").exists()
+    assert not out.exists()
 
 
 @pytest.mark.gpu

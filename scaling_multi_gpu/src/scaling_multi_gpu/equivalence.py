@@ -123,14 +123,14 @@ def compare(out: Path) -> list[dict[str, Any]]:
 
 def render(rows: list[dict[str, Any]]) -> str:
     lines = [
-        f"{'variant':<11} {'world':>5}  {'weights':<12}  {'= ddp':<6} {'max|Δ| vs 1 process':>22}  verdict   acc"
+        f"{'variant':<13} {'world':>5}  {'weights':<12}  {'= ddp':<6} {'max|Δ| vs 1 process':>22}  verdict   acc"
     ]
     for r in rows:
         verdict = (
             "ok" if r["within_tolerance"] else "CAUGHT" if r["variant"].endswith("-sum") else "FAIL"
         )
         lines.append(
-            f"{r['variant']:<11} {r['world_size']:>5}  {r['weights_sha256'][:12]}  {'yes' if r['bitwise_equal_to_ddp'] else 'no':<6} "
+            f"{r['variant']:<13} {r['world_size']:>5}  {r['weights_sha256'][:12]}  {'yes' if r['bitwise_equal_to_ddp'] else 'no':<6} "
             f"{r['max_abs_diff_to_reference']:>12.2e} ({r['reference']:<10})  {verdict:<8} {r['test_accuracy']:.3f}"
         )
     return "\n".join(lines)
@@ -151,8 +151,10 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     ax.bar([r["variant"] for r in shown], values, color=colors)
     ax.axhline(TOLERANCE, color="black", linestyle="--", label=f"tolerance {TOLERANCE:g}")
     ax.set_yscale("log")
-    ax.set_ylabel("max |w - w(1 process)|")
-    ax.set_title("2 gloo processes vs 1 process, same seed and global batch")
+    ax.set_ylabel("max |w - w(reference)|")
+    ax.set_title(
+        "vs 1 process (single-accum2: vs 2-process DDP), same seed and global batch", fontsize=10
+    )
     ax.legend()
     fig.tight_layout()
     save_figure(fig, path)
