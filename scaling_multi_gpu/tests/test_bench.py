@@ -75,6 +75,16 @@ def test_device_side_input_is_the_same_images_as_the_pil_pipeline():
     assert (on_device - other).abs().mean() > 0.3 or np.array_equal(order.numpy(), np.arange(8))
 
 
+def test_a_device_input_row_runs_end_to_end_on_the_cpu():
+    """The gpu_input row's code path (device_batches inside the timed loop), without compile."""
+    images, labels, _ = bench.cifar_shaped_images(16, seed=0)
+    args = type("Args", (), {"model": "small", "image_size": 32, "batch": 4, "workers": 0, "warmup": 1, "steps": 3, "seed": 0})()  # fmt: skip
+    row = bench.Row("gpu_input", "gpu_input", gpu_input=True, channels_last=True)
+    result = bench.run_row(row, args, torch.device("cpu"), (images, labels), flops_per_image=1e7)
+    assert set(result) == set(NUMBERS)
+    assert result["images_per_s"] > 0 and result["mfu"] is None and result["math_mode"] == "fp32"
+
+
 @pytest.mark.parametrize(
     "args, words",
     [

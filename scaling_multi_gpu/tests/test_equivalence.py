@@ -88,3 +88,21 @@ def test_rerun_is_bitwise_identical(equivalence_run, tmp_path):
         if r["world_size"] > 1:
             rerun = json.loads((tmp_path / r["variant"] / "run.json").read_text())
             assert rerun["weights_sha256"] == r["weights_sha256"], r["variant"]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--grad-accum", "3"], "not divisible"),  # 64 images do not split into 3 micro-batches
+        (["--grad-accum", "0"], "must be positive"),
+        (["--grad-accum", "2", "--loss-reduction", "sum"], "needs the mean loss"),
+        (["--sync-bn", "--device", "cpu"], "--sync-bn needs GPUs"),
+    ],
+)
+def test_new_train_options_refuse_bad_input_in_one_line(args, words, tmp_path, capsys):
+    from scaling_multi_gpu import train
+
+    assert train.main(["--strategy", "single", "--steps", "1", *args, "--out", str(tmp_path / "o")]) == 2  # fmt: skip
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], lines
+    assert not (tmp_path / "o").exists()

@@ -239,6 +239,7 @@ def bench(args, device: torch.device) -> dict[str, Any]:
         "steps": args.steps,
         "warmup": args.warmup,
         "workers": args.workers,
+        "torch_threads": torch.get_num_threads(),
         "seed": args.seed,
         "data": source,
         "device": device.type,
@@ -331,6 +332,10 @@ def main(argv: list[str] | None = None) -> int:
         usable_cores = len(os.sched_getaffinity(0))
         args.workers = min(7, max(usable_cores - 1, 0)) if args.workers is None else args.workers
         device = torch.device(args.device)
+        if device.type == "cpu":
+            # One intra-op thread, like each torchrun worker: on a shared machine, OpenMP threads
+            # spin-waiting for busy cores made a step 60x slower here (1 s instead of 16 ms).
+            torch.set_num_threads(1)
         result = bench(args, device)
         plot(result, args.out / "bench.png")
         print(render_markdown(result))
