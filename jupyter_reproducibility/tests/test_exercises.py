@@ -1,5 +1,5 @@
 """Every exercise's checker fails on the untouched starter (with its learner-facing message) and
-passes with `solution/` applied; for exercises 01 and 02 a differently written answer passes too."""
+passes with `solution/` applied; for exercise 02 a differently written answer passes too."""
 
 from __future__ import annotations
 
