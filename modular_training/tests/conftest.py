@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -90,6 +91,45 @@ def module(name: str, *args: str) -> list[str]:
     return [sys.executable, "-m", f"modular_training.{name}", *args]
 
 
+CPU_TIMER = (
+    "import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
+    "use = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "print(f'cpu_seconds {use.ru_utime + use.ru_stime:.1f}', file=sys.stderr); "
+    "sys.exit(done.returncode)"
+)
+
+
+def cpu_timed(args: list[str]) -> list[str]:
+    """Run `args` and report its CPU seconds on stderr: unlike wall time, other jobs sharing the
+    cores do not inflate it, so a time limit on it needs no load factor and cannot flake."""
+    return [sys.executable, "-c", CPU_TIMER, *args]
+
+
+EXERCISES = TOPIC / "exercises"
+EXERCISE_FIXTURES = TOPIC / "tests" / "fixtures" / "exercises"
+
+
+def exercise_copies(root: Path) -> dict[str, dict[str, Path]]:
+    """For each exercise, copies of its folder (without solution/) as a learner has it: the
+    untouched "starter", with "solution/" laid over it, and with any other correct answer from
+    tests/fixtures laid over it ("other")."""
+    copies: dict[str, dict[str, Path]] = {}
+    for exercise in sorted(p for p in EXERCISES.iterdir() if p.is_dir()):
+        overlays = {"starter": None, "solution": exercise / "solution"}
+        if (EXERCISE_FIXTURES / exercise.name).is_dir():
+            overlays["other"] = EXERCISE_FIXTURES / exercise.name
+        for kind, overlay in overlays.items():
+            copy = root / exercise.name / kind
+            shutil.copytree(
+                exercise, copy, ignore=shutil.ignore_patterns("solution", "__pycache__")
+            )
+            for f in overlay.iterdir() if overlay else ():
+                if f.is_file() and f.suffix != ".md":
+                    shutil.copy(f, copy / f.name)
+            copies.setdefault(exercise.name, {})[kind] = copy
+    return copies
+
+
 def make_truncated_checkpoint(path: Path) -> Path:
     import torch
 
@@ -103,7 +143,7 @@ def jobs(tmp_path_factory) -> Jobs:
     root = tmp_path_factory.mktemp("jobs")
     bg = Jobs(root)
     # Two headline runs with the same seed, in separate processes: the determinism check.
-    bg.start("headline_a", module(HEADLINE, f"--out={root / 'a'}"))
+    bg.start("headline_a", cpu_timed(module(HEADLINE, f"--out={root / 'a'}")))
     bg.start("headline_b", module(HEADLINE, f"--out={root / 'b'}"))
     bg.start("headline_w", module(HEADLINE, f"--out={root / 'w'}", "--data.num_workers=2"))
     bg.start("monolithic", module("step1_monolithic", f"--out={root / 'monolithic'}"))
@@ -112,6 +152,22 @@ def jobs(tmp_path_factory) -> Jobs:
         "max_epochs_negative",
         module(HEADLINE, "--trainer.max_epochs", "-3", f"--out={root / 'bad'}"),
     )
+    for name, copies in exercise_copies(root / "exercises").items():
+        # One interpreter per exercise checks its starter, its solution and any other answer.
+        bg.start(
+            f"exercise {name}",
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--import-mode=importlib",
+                f"--junitxml={root / 'exercises' / name}.xml",
+                *map(str, copies.values()),
+            ],
+        )
     for nb in NOTEBOOKS:
         work = root / nb.stem
         work.mkdir()

@@ -24,7 +24,7 @@ def test_same_seed_on_gpu_in_separate_processes_gives_identical_weights(tmp_path
             [
                 sys.executable,
                 "-m",
-                "modular_training.step3_lightning",
+                "modular_training.step3_cli",
                 f"--out={tmp_path / n}",
                 *GPU,
             ],

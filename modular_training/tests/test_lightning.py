@@ -2,7 +2,6 @@
 the optimiser from the config, LightningCLI's subcommands, and bad input as one line."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -25,11 +24,12 @@ def test_headline_run_learns_fast_and_writes_everything(jobs):
     receipt = headline(jobs, "headline_a")
     out = jobs.root / "a"
     assert receipt["metrics"]["test_accuracy"] >= 0.95
-    # The claim is "< 60 s on 2 idle cores" (training + test, ~3 s of it when idle). Other
-    # topics' tests may share the cores, so the limit grows with the load - but at most to
-    # twice the claim, so a run that really got slow still fails.
-    busy = min(2.0, max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1)))
-    assert receipt["seconds"] < 60 * busy, f"training + test took too long (load x{busy:.1f})"
+    # The claim: the whole command (imports, training, test, outputs) in < 60 s on 2 idle cores.
+    # With one thread, its CPU time is its wall time on an idle machine, and other jobs sharing
+    # the cores do not inflate it: so the limit needs no load factor, and can still fail.
+    cpu = float(jobs["headline_a"].result()[2].rsplit("cpu_seconds ", 1)[1].split()[0])
+    assert cpu < 60, f"the headline command used {cpu:.0f} s of CPU"
+    print(f"headline: {cpu:.1f} s CPU, {receipt['seconds']:.1f} s training + test (wall)")
     for name in (
         "run.json",
         "config.yaml",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -178,3 +179,23 @@ def test_a_cpu_and_a_cuda_run_are_within_tolerance_and_compare_names_the_device(
     )
     assert row["verdict"] == "WITHIN TOLERANCE", row
     assert any(c.startswith("env.device: cpu -> cuda") for c in row["cause"]), row["cause"]
+
+
+README_FINGERPRINT = ["torch", "torch_cpu_capability", "torch_threads", "cpu_vendor"]
+
+
+def test_readme_hash_is_what_its_fingerprint_gives(drift):
+    """The README's headline hash is checked on any machine with the fingerprint it names."""
+    readme = (TOPIC / "README.md").read_text()
+    shown = re.search(r"^weights_sha256 ([0-9a-f]{64})$", readme, re.MULTILINE).group(1)
+    accuracy = re.search(r"^test accuracy (0\.\d{4}) ", readme, re.MULTILINE).group(1)
+    table = dict(re.findall(r"^\| `(\w+)` \| `([^`]*)` \|", readme, re.MULTILINE))
+    assert set(README_FINGERPRINT) <= table.keys(), "README's fingerprint table lacks fields"
+    base = drift["rows"][0]
+    env = load_receipt(Path(base["receipt"]))["env"]
+    other = {k: (table[k], str(env[k])) for k in README_FINGERPRINT if table[k] != str(env[k])}
+    # the accuracy barely depends on the machine: within one test image anywhere
+    assert abs(float(accuracy) - base["test_accuracy"]) <= 1 / TEST_IMAGES + 1e-4
+    if other:
+        pytest.skip(f"this machine's fingerprint differs from the README's: {other}")
+    assert base["weights_sha256"] == shown
