@@ -48,6 +48,11 @@ def test_two_processes_train_the_one_process_model(tmp_path):
     weights = {}
     for n, (proc, out) in runs.items():
         log = proc.communicate()[0]
+        if proc.returncode != 0 and "Signal 6 (SIGABRT)" in log:
+            # A gloo worker aborted at start-up once in ~100 launches on a busy 2-core machine
+            # (not a fault of ddp_train.py): one fresh launch before judging your code.
+            proc = launch(n, out)
+            log = proc.communicate()[0]
         if proc.returncode != 0:
             pytest.fail(f"ddp_train.py failed with {n} process(es):\n{log[-2000:]}", pytrace=False)
         weights[n] = torch.load(out / "weights.pt", weights_only=True)
