@@ -43,7 +43,9 @@ def ladder_runs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("ladder")
     runs = {"a": ("0", root / "a"), "again": ("0", root / "again"), "b": ("1", root / "b")}
     for seed, out in runs.values():
-        done = run([sys.executable, "-m", "overfitting.ladder", "--seed", seed, "--out", str(out), *LADDER])
+        done = run(
+            [sys.executable, "-m", "overfitting.ladder", "--seed", seed, "--out", str(out), *LADDER]
+        )
         assert done.returncode == 0, done.stderr[-2000:]
     return {k: out / "run.json" for k, (_, out) in runs.items()}
 
