@@ -28,6 +28,7 @@ import torch
 from tqdm import tqdm
 
 from modular_training.plots import save_figure
+from modular_training.plumbing import write_text_atomic
 from modular_training.receipt import (
     DEFAULT_ATOL,
     TOPIC_ROOT,
@@ -149,12 +150,6 @@ def plot(table: list[dict], path: Path) -> Path:
     ax.set_title("same code, same seed, another machine")
     fig.tight_layout()
     return save_figure(fig, path)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
