@@ -537,3 +537,45 @@ def test_exercise_layout_faults_are_named(tmp_path: Path) -> None:
         "alpha/exercises/01-first: missing test_exercise.py",
         "alpha/exercises/02-second: solution/ holds none of the starter files' names",
     ]
+
+
+def test_workflow_checks_catch_planted_faults(tmp_path: Path) -> None:
+    """The workflow checks in test_repo.py fail on a workflow that drops uv's cache or prunes
+    it, installs every system package in a project job, or leaves a project out of a matrix."""
+    import test_repo  # the module, so pytest does not collect its tests a second time here
+
+    fake_topics(tmp_path, ["environments", "scaling_multi_gpu"])
+    (tmp_path / ".ci").mkdir()
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    real_packages = (TESTS_DIR.parent / ".ci" / "apt-packages.txt").read_text()
+    (tmp_path / ".ci" / "apt-packages.txt").write_text(real_packages)
+    workflow = (TESTS_DIR.parent / ".github" / "workflows" / "ci.yml").read_text()
+    for project in set(discover_projects(TESTS_DIR.parent)) - set(discover_projects(tmp_path)):
+        workflow = workflow.replace(f"          - {project}\n", "")
+    (tmp_path / ".github" / "workflows" / "ci.yml").write_text(workflow)
+    checks = [
+        test_repo.test_workflow_matrix_lists_every_project,
+        test_repo.test_workflow_keeps_uv_cache_keyed_on_the_locks,
+        test_repo.test_system_packages_are_installed_per_job,
+        test_repo.test_workflow_runs_other_cpu_and_macos,
+    ]
+    for check in checks:
+        check(tmp_path)  # the trimmed copy of the real workflow passes every check
+
+    def fails(check, path: Path, old: str, new: str) -> None:
+        original = path.read_text()
+        assert old in original
+        path.write_text(original.replace(old, new, 1))
+        with pytest.raises(AssertionError):
+            check(tmp_path)
+        path.write_text(original)
+
+    ci = tmp_path / ".github" / "workflows" / "ci.yml"
+    fails(checks[0], ci, "          - environments\n", "")
+    fails(checks[1], ci, "prune-cache: false", "prune-cache: true")
+    fails(checks[1], ci, "enable-cache: true", "enable-cache: false")
+    fails(checks[1], ci, "            ${{ matrix.topic }}/uv.lock\n", "")
+    fails(checks[2], ci, "bash .ci/setup ${{ matrix.topic }}", "bash .ci/setup")
+    fails(checks[2], tmp_path / ".ci" / "apt-packages.txt", "munge  ", "munge  environments #")
+    fails(checks[3], ci, "runs-on: macos-14", "runs-on: ubuntu-24.04")
+    fails(checks[3], ci, "--topics=${{ matrix.topic }} --other-cpu", "--topics=${{ matrix.topic }}")
