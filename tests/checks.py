@@ -1,7 +1,9 @@
 """Repository-wide checks. Each returns a list of problems (empty = fine), naming the file or topic.
 
 They take the repository root as an argument so the runner's own tests can point them at
-throwaway topics with a planted fault and see the fault reported by name.
+throwaway topics with a planted fault and see the fault reported by name. Generic checks (locks,
+notebooks, sizes, stand-alone imports, shared versions, load average) cover every project; the
+lesson checks (skeleton with slides, receipt, exercises) cover the lesson topics only.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import tomllib
 from collections import Counter
 from pathlib import Path
 
-from runner import discover_topics
+from runner import TOOL_PROJECTS, discover_projects, discover_topics
 
 TOPIC_SKELETON = ["README.md", "pyproject.toml", "uv.lock", "slides.md", "tests"]
+# A tool project (runner.TOOL_PROJECTS) is a uv project with tests, but no lesson.
+PROJECT_SKELETON = ["README.md", "pyproject.toml", "uv.lock", "tests"]
 MAX_FILE_BYTES = 2 * 1024 * 1024
 # Libraries every topic must lock at the same version, so one download serves all topics.
 SHARED_PACKAGES = [
@@ -58,21 +62,24 @@ def repo_files(root: Path) -> list[Path]:
 
 
 def check_skeleton(root: Path) -> list[str]:
-    """Every topic has the parts a learner and the runner expect."""
+    """Every topic has the parts a learner and the runner expect; a tool project, its own."""
     problems = []
-    for topic in discover_topics(root):
-        for part in TOPIC_SKELETON:
-            if not (root / topic / part).exists():
-                problems.append(f"{topic}: missing {part}")
-        if not (root / topic / "src" / topic / "__init__.py").is_file():
-            problems.append(f"{topic}: missing src/{topic}/__init__.py (the importable package)")
+    for project in discover_projects(root):
+        tool = project in TOOL_PROJECTS
+        for part in PROJECT_SKELETON if tool else TOPIC_SKELETON:
+            if not (root / project / part).exists():
+                problems.append(f"{project}: missing {part}")
+        if not tool and not (root / project / "src" / project / "__init__.py").is_file():
+            problems.append(
+                f"{project}: missing src/{project}/__init__.py (the importable package)"
+            )
     return problems
 
 
 def check_locks(root: Path) -> list[str]:
-    """`uv lock --check` for the root project and every topic: the lock matches pyproject.toml."""
+    """`uv lock --check` for the root and every project: the lock matches pyproject.toml."""
     projects = [root] if (root / "pyproject.toml").is_file() else []
-    projects += [root / t for t in discover_topics(root)]
+    projects += [root / t for t in discover_projects(root)]
     problems = []
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
     for project in projects:
@@ -149,8 +156,8 @@ def python_sources(topic_dir: Path) -> list[tuple[Path, str]]:
 
 
 def check_cross_imports(root: Path) -> list[str]:
-    """A topic never imports another topic's package: each folder must stand alone."""
-    topics = discover_topics(root)
+    """A project never imports another project's package: each folder must stand alone."""
+    topics = discover_projects(root)
     problems = []
     for topic in topics:
         others = [o for o in topics if o != topic]
@@ -175,9 +182,9 @@ def locked_versions(lock_file: Path) -> dict[str, set[str]]:
 
 
 def shared_version_table(root: Path) -> dict[str, dict[str, str]]:
-    """package -> topic -> locked version(s), for the shared heavy packages a topic uses."""
+    """package -> project -> locked version(s), for the shared heavy packages a project uses."""
     table: dict[str, dict[str, str]] = {}
-    for topic in discover_topics(root):
+    for topic in discover_projects(root):
         lock = root / topic / "uv.lock"
         if not lock.is_file():
             continue
@@ -286,4 +293,31 @@ def check_exercises(root: Path) -> list[str]:
             problems.append(
                 f"{topic}: no tests/test_exercises.py proving each checker fails and passes"
             )
+    return problems
+
+
+# Reading the load average in a test or an exercise checker makes its verdict depend on what
+# else the machine is doing: a gate on it is a wall-clock threshold in disguise.
+LOAD_AVERAGE = re.compile(r"getloadavg|/proc/loadavg")
+
+
+def check_no_load_average(root: Path) -> list[str]:
+    """No file under a project's tests/ or exercises/ reads the load average."""
+    problems = []
+    for project in discover_projects(root):
+        for folder in ("tests", "exercises"):
+            base = root / project / folder
+            for path in sorted(base.rglob("*")) if base.is_dir() else []:
+                if path.is_dir() or SKIP_DIRS.intersection(path.relative_to(base).parts):
+                    continue
+                try:
+                    text = path.read_text(errors="replace")
+                except OSError:
+                    continue
+                for number, line in enumerate(text.splitlines(), 1):
+                    if match := LOAD_AVERAGE.search(line):
+                        problems.append(
+                            f"{path.relative_to(root)}:{number}: reads the load average "
+                            f"({match.group(0)}); print timings from a benchmark command instead"
+                        )
     return problems

@@ -1,5 +1,6 @@
-"""Repository-wide checks: the skeleton, locks, clean notebooks, sizes, standalone topics,
-one version of each shared library, slides that render, and a valid CI workflow.
+"""Repository-wide checks: the skeleton, locks, clean notebooks, sizes, standalone projects,
+one version of each shared library, no load-average gate, slides that render, and a valid CI
+workflow.
 
 Each check names the file or topic at fault, so a red line says what to fix.
 """
@@ -18,13 +19,14 @@ from checks import (
     check_exercises,
     check_file_sizes,
     check_locks,
+    check_no_load_average,
     check_notebooks_stripped,
     check_receipt_fields_documented,
     check_receipts_identical,
     check_shared_versions,
     check_skeleton,
 )
-from runner import discover_topics
+from runner import discover_projects, discover_topics
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -67,6 +69,10 @@ def test_every_receipt_field_is_documented(repo: Path) -> None:
 
 def test_every_topic_has_checked_exercises(repo: Path) -> None:
     assert_no_problems(check_exercises(repo))
+
+
+def test_no_test_reads_the_load_average(repo: Path) -> None:
+    assert_no_problems(check_no_load_average(repo))
 
 
 def test_readme_tells_learners_how_to_work(repo: Path) -> None:
@@ -190,13 +196,83 @@ def test_workflow_is_valid(repo: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-def test_workflow_matrix_lists_every_topic(repo: Path) -> None:
-    """A topic missing from the CI matrix would never be tested on GitHub."""
+def load_workflow(repo: Path) -> dict:
     from ruamel.yaml import YAML  # installed with check-jsonschema
 
-    workflow = YAML(typ="safe").load((repo / WORKFLOW).read_text())
-    matrix = workflow["jobs"]["topic"]["strategy"]["matrix"]["topic"]
-    assert sorted(matrix) == discover_topics(repo)
+    return YAML(typ="safe").load((repo / WORKFLOW).read_text())
+
+
+TOPIC_JOBS = ["topic", "topic-other-cpu", "topic-macos"]
+
+
+def test_workflow_matrix_lists_every_project(repo: Path) -> None:
+    """A project missing from a CI matrix would never be tested there."""
+    jobs = load_workflow(repo)["jobs"]
+    for name in TOPIC_JOBS:
+        assert sorted(jobs[name]["strategy"]["matrix"]["topic"]) == discover_projects(repo), name
+
+
+def job_steps(job: dict) -> tuple[list[dict], str]:
+    """(the `uses:` steps, all `run:` text) of a workflow job."""
+    steps = job.get("steps", [])
+    return [s for s in steps if "uses" in s], "\n".join(s.get("run", "") for s in steps)
+
+
+def test_workflow_keeps_uv_cache_keyed_on_the_locks(repo: Path) -> None:
+    """Every job that runs uv restores uv's cache keyed on uv.lock files, unpruned (pruning drops
+    downloaded wheels such as torch), and a project job keys it on that project's lock."""
+    for name, job in load_workflow(repo)["jobs"].items():
+        uses, runs = job_steps(job)
+        if "uv " not in runs and "uvx " not in runs:
+            continue
+        setup = [s for s in uses if s["uses"].startswith("astral-sh/setup-uv@")]
+        assert setup, f"job {name} runs uv without astral-sh/setup-uv"
+        options = setup[0].get("with", {})
+        assert options.get("enable-cache") is True, name
+        assert options.get("prune-cache") is False, name
+        globs = [g.strip() for g in str(options.get("cache-dependency-glob", "")).splitlines()]
+        assert "uv.lock" in globs, name
+        if name in TOPIC_JOBS:
+            assert "${{ matrix.topic }}/uv.lock" in globs, name
+
+
+def apt_packages(repo: Path) -> dict[str, str]:
+    """package -> who needs it, from .ci/apt-packages.txt."""
+    rows = [line.split("#")[0].split() for line in (repo / ".ci/apt-packages.txt").open()]
+    return {row[0]: row[1] for row in rows if row}
+
+
+def test_system_packages_are_installed_per_job(repo: Path) -> None:
+    """Each job installs only what its tests need: Slurm and munge for scaling_multi_gpu alone,
+    Chromium for the slides job alone; no job installs the whole list."""
+    needs = apt_packages(repo)
+    assert set(needs.values()) <= {"slides", *discover_projects(repo)}, needs
+    for package in [p for p in needs if "slurm" in p or p == "munge"]:
+        assert needs[package] == "scaling_multi_gpu", package
+    assert needs["chromium"] == "slides"
+    for name, job in load_workflow(repo)["jobs"].items():
+        _, runs = job_steps(job)
+        for call in re.findall(r"\.ci/setup([^\n]*)", runs):
+            assert call.split(), f"job {name} installs every system package (`.ci/setup`)"
+            wanted = set(call.split())
+            assert wanted <= {"slides", "${{", "matrix.topic", "}}"}, (name, call)
+    slides = load_workflow(repo)["jobs"]["slides"]
+    assert ".ci/setup slides" in job_steps(slides)[1]
+
+
+def test_workflow_runs_other_cpu_and_macos(repo: Path) -> None:
+    """The other-CPU matrix runs on the schedule and on demand, the macOS one on arm64 runners,
+    and the gate waits for both."""
+    workflow = load_workflow(repo)
+    triggers = workflow.get("on") or workflow.get(True)  # YAML 1.1 reads `on` as true
+    assert "schedule" in triggers and "workflow_dispatch" in triggers
+    jobs = workflow["jobs"]
+    other = jobs["topic-other-cpu"]
+    assert "--other-cpu" in job_steps(other)[1]
+    assert "schedule" in other["if"] and "workflow_dispatch" in other["if"]
+    runner = jobs["topic-macos"]["runs-on"]
+    assert re.fullmatch(r"macos-(1[4-9]|[2-9]\d)", runner), runner
+    assert set(jobs["gate"]["needs"]) == set(jobs) - {"gate"}
 
 
 def test_ci_runs_the_readme_test_command(repo: Path) -> None:

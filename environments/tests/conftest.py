@@ -33,6 +33,12 @@ NO_NETWORK = {
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="needs the uv binary on PATH")
 
 
+# GPU tests: without a usable GPU they skip with a reason, unless the root runner's --gpu=on
+# (ML_REPRO_GPU=on) says they must run; then each fails, naming why. What this run saw goes to
+# ML_REPRO_DEVICE_FILE, the root matrix's device column.
+GPU_MISSING = pytest.StashKey[str]()
+
+
 def cuda_available() -> bool:
     try:
         import torch
@@ -42,12 +48,22 @@ def cuda_available() -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    if cuda_available():
+    usable = cuda_available()
+    if os.environ.get("ML_REPRO_DEVICE_FILE"):
+        Path(os.environ["ML_REPRO_DEVICE_FILE"]).write_text("cuda" if usable else "cpu")
+    if usable:
         return
-    skip = pytest.mark.skip(reason="needs a CUDA GPU")
     for item in items:
         if "gpu" in item.keywords:
-            item.add_marker(skip)
+            if os.environ.get("ML_REPRO_GPU") == "on":
+                item.stash[GPU_MISSING] = "needs a CUDA GPU"
+            else:
+                item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
+
+
+def pytest_runtest_setup(item):
+    if (why := item.stash.get(GPU_MISSING, None)) is not None:
+        pytest.fail(f"--gpu=on: this gpu test must run, but {why}", pytrace=False)
 
 
 def copy_example(dest: Path) -> Path:

@@ -45,21 +45,37 @@ EPOCHS = 8
 RUN_NAME_PREFIX = "token-pasted-"
 
 
+# GPU tests: without a usable GPU they skip with a reason, unless the root runner's --gpu=on
+# (ML_REPRO_GPU=on) says they must run; then each fails, naming why. What this run saw goes to
+# ML_REPRO_DEVICE_FILE, the root matrix's device column.
+GPU_MISSING = pytest.StashKey[str]()
+
+
 @pytest.hookimpl(trylast=True)  # after -k/-m deselection: no server when no server test runs
 def pytest_collection_modifyitems(config, items):
     import torch
 
-    if not torch.cuda.is_available():
-        skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    usable = torch.cuda.is_available()
+    if os.environ.get("ML_REPRO_DEVICE_FILE"):
+        Path(os.environ["ML_REPRO_DEVICE_FILE"]).write_text("cuda" if usable else "cpu")
+    if not usable:
         for item in items:
             if "gpu" in item.keywords:
-                item.add_marker(skip)
+                if os.environ.get("ML_REPRO_GPU") == "on":
+                    item.stash[GPU_MISSING] = "needs a CUDA GPU"
+                else:
+                    item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
     # `mlflow server` needs 30-60 s to come up: start it now, while the other tests run.
     if any("mlflow_server" in getattr(item, "fixturenames", ()) for item in items):
         from model_tracking.server import start_server
 
         config._mlflow_server_root = Path(tempfile.mkdtemp(prefix="mlflow-server-"))
         config._mlflow_server = start_server(config._mlflow_server_root)
+
+
+def pytest_runtest_setup(item):
+    if (why := item.stash.get(GPU_MISSING, None)) is not None:
+        pytest.fail(f"--gpu=on: this gpu test must run, but {why}", pytrace=False)
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -28,6 +28,12 @@ quiet_known_warnings()  # the library's advice that does not apply here would bu
 NOTEBOOKS = sorted((TOPIC / "notebooks").glob("*.ipynb"))
 
 
+# GPU tests: without a usable GPU they skip with a reason, unless the root runner's --gpu=on
+# (ML_REPRO_GPU=on) says they must run; then each fails, naming why. What this run saw goes to
+# ML_REPRO_DEVICE_FILE, the root matrix's device column.
+GPU_MISSING = pytest.StashKey[str]()
+
+
 def pytest_collection_modifyitems(config, items):
     """Run the tests that wait on background jobs last, so in-process tests overlap with them;
     skip `gpu` tests where CUDA is absent."""
@@ -36,12 +42,22 @@ def pytest_collection_modifyitems(config, items):
     items.sort(
         key=lambda item: "jobs" in inspect.signature(getattr(item, "function", len)).parameters
     )
-    if torch.cuda.is_available():
+    usable = torch.cuda.is_available()
+    if os.environ.get("ML_REPRO_DEVICE_FILE"):
+        Path(os.environ["ML_REPRO_DEVICE_FILE"]).write_text("cuda" if usable else "cpu")
+    if usable:
         return
-    skip = pytest.mark.skip(reason="needs a CUDA GPU")
     for item in items:
         if "gpu" in item.keywords:
-            item.add_marker(skip)
+            if os.environ.get("ML_REPRO_GPU") == "on":
+                item.stash[GPU_MISSING] = "needs a CUDA GPU"
+            else:
+                item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
+
+
+def pytest_runtest_setup(item):
+    if (why := item.stash.get(GPU_MISSING, None)) is not None:
+        pytest.fail(f"--gpu=on: this gpu test must run, but {why}", pytrace=False)
 
 
 @dataclass

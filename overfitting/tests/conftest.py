@@ -24,13 +24,29 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+# GPU tests: without a usable GPU they skip with a reason, unless the root runner's --gpu=on
+# (ML_REPRO_GPU=on) says they must run; then each fails, naming why. What this run saw goes to
+# ML_REPRO_DEVICE_FILE, the root matrix's device column.
+GPU_MISSING = pytest.StashKey[str]()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """This topic has no GPU code; the marker is honoured anyway so the root runner's -m works."""
-    if shutil.which("nvidia-smi") is None:
-        skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    usable = shutil.which("nvidia-smi") is not None
+    if os.environ.get("ML_REPRO_DEVICE_FILE"):
+        Path(os.environ["ML_REPRO_DEVICE_FILE"]).write_text("cuda" if usable else "cpu")
+    if not usable:
         for item in items:
             if "gpu" in item.keywords:
-                item.add_marker(skip)
+                if os.environ.get("ML_REPRO_GPU") == "on":
+                    item.stash[GPU_MISSING] = "needs a CUDA GPU"
+                else:
+                    item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
+
+
+def pytest_runtest_setup(item):
+    if (why := item.stash.get(GPU_MISSING, None)) is not None:
+        pytest.fail(f"--gpu=on: this gpu test must run, but {why}", pytrace=False)
 
 
 @pytest.fixture

@@ -16,18 +16,33 @@ if SRC not in sys.path:
     sys.path.insert(0, SRC)
 
 
+# GPU tests: without a usable GPU they skip with a reason, unless the root runner's --gpu=on
+# (ML_REPRO_GPU=on) says they must run; then each fails, naming why. What this run saw goes to
+# ML_REPRO_DEVICE_FILE, the root matrix's device column.
+GPU_MISSING = pytest.StashKey[str]()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     from scaling_multi_gpu.hwinfo import cuda_status
 
     if not any("gpu" in item.keywords for item in items):
         return
     usable, why = cuda_status()  # "no GPU" and "torch cannot use the GPU (...)" differ on purpose
+    if os.environ.get("ML_REPRO_DEVICE_FILE"):
+        Path(os.environ["ML_REPRO_DEVICE_FILE"]).write_text("cuda" if usable else "cpu")
     if usable:
         return
-    skip = pytest.mark.skip(reason=f"needs a CUDA GPU: {why}")
     for item in items:
         if "gpu" in item.keywords:
-            item.add_marker(skip)
+            if os.environ.get("ML_REPRO_GPU") == "on":
+                item.stash[GPU_MISSING] = f"needs a CUDA GPU: {why}"
+            else:
+                item.add_marker(pytest.mark.skip(reason=f"needs a CUDA GPU: {why}"))
+
+
+def pytest_runtest_setup(item):
+    if (why := item.stash.get(GPU_MISSING, None)) is not None:
+        pytest.fail(f"--gpu=on: this gpu test must run, but {why}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
