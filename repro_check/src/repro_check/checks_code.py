@@ -35,7 +35,7 @@ DATA_RECORDS = re.compile(
     re.I,
 )
 TRACKING = re.compile(
-    r"run\.json|import mlflow|mlflow\.|wandb\.init|import wandb|SummaryWriter|TensorBoardLogger|MLFlowLogger|WandbLogger|CSVLogger|dvclive|import aim"
+    r"[\"']run\.json[\"']|import mlflow|mlflow\.|wandb\.init|import wandb|SummaryWriter|TensorBoardLogger|MLFlowLogger|WandbLogger|CSVLogger|dvclive|import aim"
 )
 LOCKFILE = re.compile(
     r"^(uv\.lock|pixi\.lock|poetry\.lock|conda-lock\.yml|pylock(\.[\w.-]+)?\.toml)$"
