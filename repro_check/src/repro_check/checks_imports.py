@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,8 @@ from repro_check.lessons import problem
 
 # DEP001: imported, not declared. DEP003: imported, only there because another package needs it.
 UNDECLARED = {"DEP001", "DEP003"}
+# A notebook's kernel (ipykernel) brings IPython: `from IPython.display import ...` is not a gap.
+KERNEL_PROVIDED = {"IPython"}
 RUN_DEPTRY = "import sys; sys.path.append(sys.argv.pop(1)); from deptry.cli import deptry; deptry()"
 
 
@@ -41,6 +44,19 @@ def local_modules(repo_files: list[str]) -> set[str]:
         if len(parts) >= 3 and parts[0] == "src":
             names.add(parts[1])
     return names
+
+
+def not_scanned(repo_files: list[str]) -> list[str]:
+    """Regexes for what is not the project's own code: tests, fixtures, and nested projects
+    (a folder with its own pyproject.toml declares its own dependencies)."""
+    patterns = [
+        r"(.*/)?tests/",
+        r"(.*/)?fixtures/",
+        r"(.*/)?test_[^/]*\.py$",
+        r"(.*/)?conftest\.py$",
+    ]
+    nested = {str(Path(n).parent) for n in repo_files if n.endswith("/pyproject.toml")}
+    return patterns + [re.escape(d) + "/" for d in sorted(nested)]
 
 
 def guarded_lines(source: str) -> set[int]:
@@ -69,19 +85,14 @@ class RC105(Environments):
         env = site_packages(folder) if folder else None
         if env is None:
             return None  # no synced environment: deptry would guess package names and cry wolf
-        first_party = ",".join(sorted(local_modules(repo_files)))
+        cmd = [sys.executable, "-c", RUN_DEPTRY, str(env), ".", "--json-output"]
+        for name in sorted(local_modules(repo_files)):
+            cmd += ["--known-first-party", name]
+        for pattern in not_scanned(repo_files):
+            cmd += ["--extend-exclude", pattern]
         with tempfile.TemporaryDirectory() as tmp:
             report = Path(tmp) / "deptry.json"
-            cmd = [
-                sys.executable,
-                "-c",
-                RUN_DEPTRY,
-                str(env),
-                str(folder),
-                "--json-output",
-                str(report),
-            ]
-            cmd += ["--known-first-party", first_party] if first_party else []
+            cmd.insert(cmd.index("--json-output") + 1, str(report))
             subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=folder)
             if not report.is_file():
                 return None  # deptry could not read this project's dependency declaration
@@ -92,8 +103,10 @@ class RC105(Environments):
             rel = (
                 Path(file).resolve().relative_to(folder).as_posix()
                 if Path(file).is_absolute()
-                else file
+                else Path(file).as_posix()
             )
+            if v["module"] in KERNEL_PROVIDED:
+                continue
             if v["error"]["code"] in UNDECLARED and line not in guarded_lines(texts.get(rel, "")):
                 missing.setdefault(v["module"], set()).add(rel)
         if not missing:
