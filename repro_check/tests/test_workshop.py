@@ -4,6 +4,7 @@ command line behaves like repo-review (formats, exit codes, --list-all with ever
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -121,3 +122,30 @@ def test_repro_check_command_and_a_bad_path(good: Path, tmp_path: Path) -> None:
     )
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: ") and len(bad.stderr.strip().splitlines()) == 1
+
+
+def quoted_ignore_list(text: str) -> set[str]:
+    """The failing codes a document quotes from repo-review's closing hint (`ignore = [...]`)."""
+    match = re.search(r"ignore = \[([^\]]*)\]", text)
+    assert match, "no quoted `ignore = [...]` list"
+    return set(re.findall(r"RC\d{3}", match.group(1)))
+
+
+def test_readme_and_slide_quote_the_codes_a_run_fails() -> None:
+    done = cli(str(FIXTURES / "research_repo"), "--format", "json")
+    codes = {c for c, r in json.loads(done.stdout)["checks"].items() if r["result"] is False}
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert quoted_ignore_list(readme) == codes
+    assert f"{len(codes)} checks fail" in " ".join(readme.split())
+    deck = WORKSHOP / "slides.md"
+    if deck.is_file():  # the workshop's closing slide, where this folder sits in the workshop
+        assert quoted_ignore_list(deck.read_text()) == codes
+        assert f"{len(codes)} of {len(CHECKS)} checks fail" in deck.read_text()
+
+
+def test_checklist_maps_every_check() -> None:
+    text = (Path(__file__).parents[1] / "CHECKLIST.md").read_text()
+    named = set(re.findall(r"RC\d{3}", text))
+    for first, last in re.findall(r"RC(\d{3})–RC(\d{3})", text):
+        named |= {f"RC{n}" for n in range(int(first), int(last) + 1)}
+    assert named == {c.__name__ for c in CHECKS}
