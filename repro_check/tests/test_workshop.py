@@ -134,6 +134,11 @@ def quoted_ignore_list(text: str) -> set[str]:
 def test_readme_and_slide_quote_the_codes_a_run_fails() -> None:
     done = cli(str(FIXTURES / "research_repo"), "--format", "json")
     codes = {c for c, r in json.loads(done.stdout)["checks"].items() if r["result"] is False}
+    if not (WORKSHOP / "LICENSE").is_file():
+        # Copied alone: no LICENSE or CITATION.cff above the fixture. The documents quote the run
+        # inside the workshop repository, whose LICENSE and CITATION.cff cover the fixture.
+        assert {"RC702", "RC703"} <= codes
+        codes -= {"RC702", "RC703"}
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert quoted_ignore_list(readme) == codes
     assert f"{len(codes)} checks fail" in " ".join(readme.split())
