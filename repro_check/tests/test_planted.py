@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, run_check
+from repo_review.fixtures import apply_fixtures, collect_fixtures, compute_fixtures
+from repo_review.ghpath import EmptyTraversable
 from repro_check.lessons import LESSONS
 from repro_check.registry import CHECKS
 
@@ -248,3 +250,12 @@ def test_evidence_notebooks_under_fixtures_are_exempt(good: Path) -> None:
     shutil.move(good / "notebooks/explore.ipynb", good / "tests/fixtures/explore.ipynb")
     restore("notebooks/explore.ipynb")(good)
     assert run_check("RC201", good) is True
+
+
+def test_nothing_local_means_every_check_skips() -> None:
+    """`--list-all` and remote (gh:) paths give no local folder: checks skip, none fails."""
+    nowhere = EmptyTraversable()
+    fixtures = compute_fixtures(nowhere, nowhere, collect_fixtures())
+    assert {c.__name__: apply_fixtures(fixtures, c.check) for c in CHECKS} == {
+        c.__name__: None for c in CHECKS
+    }

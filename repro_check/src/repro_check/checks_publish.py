@@ -70,6 +70,8 @@ class RC701(Publishing):
 
     @staticmethod
     def check(package: Any, texts: dict[str, str]) -> bool | str | None:
+        if project_dir(package) is None:
+            return None
         readme = next(
             (texts[n] for n in ("README.md", "README.rst", "README.txt", "README") if n in texts),
             None,
@@ -168,7 +170,9 @@ class RC704(Publishing):
     "Tests exist (test_*.py or *_test.py)"
 
     @staticmethod
-    def check(repo_files: list[str]) -> bool | str | None:
+    def check(package: Any, repo_files: list[str]) -> bool | str | None:
+        if project_dir(package) is None:
+            return None
         if any(
             re.fullmatch(r"test_\w+\.py|\w+_test\.py", n.rsplit("/", 1)[-1]) for n in repo_files
         ):
