@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -259,3 +261,22 @@ def test_nothing_local_means_every_check_skips() -> None:
     assert {c.__name__: apply_fixtures(fixtures, c.check) for c in CHECKS} == {
         c.__name__: None for c in CHECKS
     }
+
+
+def test_bounds_in_a_conda_environment_file(good: Path) -> None:
+    """conda's `name=version` is a pin, a channel prefix is not part of the name, `pip` is the installer."""
+    env = good / "environment.yml"
+    env.write_text("dependencies:\n  - python=3.11\n  - pip\n  - conda-forge::scipy\n")
+    assert "environment.yml: scipy" in run_check("RC104", good)
+    env.write_text("dependencies:\n  - python=3.11\n  - pip\n  - conda-forge::scipy=1.13\n")
+    assert run_check("RC104", good) is True
+
+
+def test_a_broken_pyproject_is_one_error_line(good: Path) -> None:
+    """repo-review itself stops with a traceback on invalid TOML; `repro-check` says it in one line."""
+    (good / "pyproject.toml").write_text("[project\nname = 'x'\n")
+    script = [sys.executable, "-c", "from repro_check.cli import main; main()", str(good)]
+    done = subprocess.run(script, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and "pyproject.toml" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -30,6 +30,22 @@ class Environments:
     requires: set[str] = set()
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file as a dict; an unreadable one reads as empty (its own tool reports the error)."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def lockfiles(repo_files: list[str]) -> list[str]:
     """Lockfiles at the top of the project (a pylock may be named pylock.<name>.toml)."""
     return [n for n in repo_files if n in LOCKFILES or re.fullmatch(r"pylock\.[\w.-]+\.toml", n)]
@@ -57,8 +73,8 @@ class RC101(Environments):
 
 def _static_lock_drift(folder: Path) -> list[str]:
     """Requirements in pyproject.toml that uv.lock does not record (used where uv is not installed)."""
-    project = tomllib.loads((folder / "pyproject.toml").read_text()).get("project", {})
-    lock = tomllib.loads((folder / "uv.lock").read_text())
+    project = read_toml(folder / "pyproject.toml").get("project", {})
+    lock = read_toml(folder / "uv.lock")
     me = next((p for p in lock.get("package", []) if p.get("name") == project.get("name")), None)
     recorded = (me or {}).get("metadata", {}).get("requires-dist", [])
     recorded_str = {str(Requirement(f"{r['name']}{r.get('specifier', '')}")) for r in recorded}
@@ -95,7 +111,7 @@ def declared_requirements(folder: Path, repo_files: list[str]) -> dict[str, list
     """Declared requirement strings by source file: pyproject, requirements*.txt, environment.yml."""
     found: dict[str, list[str]] = {}
     if "pyproject.toml" in repo_files:
-        data = tomllib.loads((folder / "pyproject.toml").read_text())
+        data = read_toml(folder / "pyproject.toml")
         project = data.get("project", {})
         if "dependencies" in project or "optional-dependencies" in project:
             reqs = list(project.get("dependencies", []))
@@ -117,18 +133,23 @@ def declared_requirements(folder: Path, repo_files: list[str]) -> dict[str, list
                 if ln.strip() and not ln.lstrip().startswith(("#", "-"))
             ]
         elif name in ENV_FILES:
-            deps = (yaml.safe_load((folder / name).read_text()) or {}).get("dependencies", [])
+            deps = read_yaml(folder / name).get("dependencies") or []
             pip = [r for d in deps if isinstance(d, dict) for r in d.get("pip", [])]
             found[name] = [_conda_to_pep508(d) for d in deps if isinstance(d, str)] + pip
     if "pixi.toml" in repo_files:
-        deps = tomllib.loads((folder / "pixi.toml").read_text()).get("dependencies", {})
+        deps = read_toml(folder / "pixi.toml").get("dependencies", {})
         found["pixi.toml"] = [f"{k}{'' if v == '*' else v}" for k, v in deps.items()]
     return found
 
 
 def _conda_to_pep508(spec: str) -> str:
-    """`numpy=1.26` (conda) reads as `numpy==1.26.*`; `numpy>=1.26` is already PEP 508."""
-    name, op, rest = re.match(r"([\w.-]+)\s*(==|>=|<=|=|>|<|~=)?\s*(\S*)", spec).groups()
+    """`numpy=1.26` (conda) reads as `numpy==1.26`; `numpy>=1.26` is already PEP 508;
+    a channel prefix (`conda-forge::numpy`) is dropped."""
+    spec = spec.split("::")[-1].strip()
+    match = re.match(r"([\w.-]+)\s*(==|>=|<=|=|>|<|~=)?\s*(\S*)", spec)
+    if match is None:
+        return spec
+    name, op, rest = match.groups()
     if op == "=":
         return f"{name}=={rest.split('=')[0]}"
     return f"{name}{op or ''}{rest}"
@@ -158,6 +179,8 @@ def unbounded(requirements: list[str]) -> list[str]:
         except InvalidRequirement:
             loose.append(text)
             continue
+        if req.name == "pip":
+            continue  # the installer in an environment.yml, not a dependency of the code
         if req.url is None and not any(s.operator in LOWER_BOUND for s in req.specifier):
             loose.append(req.name)
     return loose
