@@ -280,3 +280,24 @@ def test_a_broken_pyproject_is_one_error_line(good: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("error: ") and "pyproject.toml" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_seed_in_the_docs_or_the_receipt_module_is_not_a_seed(good: Path) -> None:
+    """Text about a seed (README) or code that records one (receipt.py) does not set one."""
+    CASES["RC301"][1](good)
+    (good / "NOTES.md").write_text("Pass a seed in the config:\n\n```yaml\nseed: 0\n```\n")
+    (good / "src/study").mkdir(parents=True)
+    (good / "src/study/receipt.py").write_text(
+        "def write_run_json(\n    seed: int,\n) -> None:\n    pass\n"
+    )
+    assert isinstance(run_check("RC301", good), str)
+
+
+def test_a_nested_project_is_reviewed_on_its_own(good: Path) -> None:
+    """Training code inside a folder with its own pyproject.toml belongs to that project."""
+    CASES["RC301"][1](good)
+    assert isinstance(run_check("RC301", good), str)
+    (good / "baseline").mkdir()
+    shutil.move(good / "train.py", good / "baseline/train.py")
+    (good / "baseline/pyproject.toml").write_text('[project]\nname = "baseline"\nversion = "0"\n')
+    assert run_check("RC301", good) is None

@@ -35,7 +35,7 @@ DATA_RECORDS = re.compile(
     re.I,
 )
 TRACKING = re.compile(
-    r"[\"']run\.json[\"']|import mlflow|mlflow\.|wandb\.init|import wandb|SummaryWriter|TensorBoardLogger|MLFlowLogger|WandbLogger|CSVLogger|dvclive|import aim"
+    r"[\"']run\.json[\"']|write_run_json\(|import mlflow|mlflow\.|wandb\.init|import wandb|SummaryWriter|TensorBoardLogger|MLFlowLogger|WandbLogger|CSVLogger|dvclive|import aim"
 )
 LOCKFILE = re.compile(
     r"^(uv\.lock|pixi\.lock|poetry\.lock|conda-lock\.yml|pylock(\.[\w.-]+)?\.toml)$"
@@ -48,9 +48,35 @@ def is_test(name: str) -> bool:
     return "tests" in parts or "fixtures" in parts or parts[-1].startswith("test_")
 
 
+def nested_projects(names: list[str] | dict[str, str]) -> list[str]:
+    """Folders with their own pyproject.toml: separate projects, reviewed on their own."""
+    return sorted(n.removesuffix("pyproject.toml") for n in names if n.endswith("/pyproject.toml"))
+
+
+def own(texts: dict[str, str]) -> dict[str, str]:
+    """The project's own files: not tests or fixtures, not inside a nested project."""
+    nested = tuple(nested_projects(texts))
+    return {
+        n: t for n, t in texts.items() if not is_test(n) and not n.startswith(nested or ("\0",))
+    }
+
+
 def code(texts: dict[str, str]) -> dict[str, str]:
-    """Python sources and notebook code, without tests."""
-    return {n: t for n, t in texts.items() if n.endswith((".py", ".ipynb")) and not is_test(n)}
+    """The project's own Python sources and notebook code."""
+    return {n: t for n, t in own(texts).items() if n.endswith((".py", ".ipynb"))}
+
+
+CONFIG_SUFFIXES = (".py", ".ipynb", ".yaml", ".yml", ".toml", ".json", ".cfg", ".ini")
+
+
+def settings(texts: dict[str, str]) -> dict[str, str]:
+    """Code and config files, where a seed or a flag is set (not docs, which only talk about it;
+    not this workshop's receipt module, which records the seed a run used)."""
+    return {
+        n: t
+        for n, t in own(texts).items()
+        if n.endswith(CONFIG_SUFFIXES) and not n.endswith("receipt.py")
+    }
 
 
 def training_files(texts: dict[str, str]) -> list[str]:
@@ -124,7 +150,7 @@ class RC301(Training):
         trains = training_files(texts)
         if not trains:
             return None
-        configs = {n: t for n, t in texts.items() if not is_test(n)}
+        configs = settings(texts)
         if any(SEED.search(t) for t in configs.values()):
             return True
         what = f"Training code ({where(trains)}) sets no seed: no `--seed` option, no `seed:` in a config."
@@ -141,7 +167,7 @@ class RC302(Training):
         torch_trains = [n for n in training_files(texts) if TORCH.search(sources[n])]
         if not torch_trains:
             return None
-        configs = {n: t for n, t in texts.items() if not is_test(n)}
+        configs = settings(texts)
         if any(DETERMINISTIC.search(t) for t in configs.values()):
             return True
         what = f"torch trains in {where(torch_trains)} without `torch.use_deterministic_algorithms(True)` or Lightning `Trainer(deterministic=True)`."

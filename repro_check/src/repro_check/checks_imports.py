@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from repro_check.checks_code import nested_projects
 from repro_check.checks_env import FAMILY, Environments
 from repro_check.fixtures import project_dir
 from repro_check.lessons import problem
@@ -55,8 +56,7 @@ def not_scanned(repo_files: list[str]) -> list[str]:
         r"(.*/)?test_[^/]*\.py$",
         r"(.*/)?conftest\.py$",
     ]
-    nested = {str(Path(n).parent) for n in repo_files if n.endswith("/pyproject.toml")}
-    return patterns + [re.escape(d) + "/" for d in sorted(nested)]
+    return patterns + [re.escape(d) for d in nested_projects(repo_files)]
 
 
 def guarded_lines(source: str) -> set[int]:
