@@ -1,4 +1,5 @@
-// Render every Marp deck in the repository: slides.md -> slides.html (+ slides.pdf with Chromium).
+// Render every Marp deck in the repository: slides.md -> slides.html (+ slides.pdf with Chromium),
+// and the closing handout repro_check/CHECKLIST.md -> CHECKLIST.html (+ .pdf).
 // Used by `npm run slides`. Instructors present the HTML and hand out the PDF; both are
 // gitignored because anyone rebuilds them in seconds from the committed slides.md.
 import { spawnSync } from "node:child_process";
@@ -20,6 +21,8 @@ const decks = [join(root, "slides.md")]
   .concat(readdirSync(root, { withFileTypes: true })
     .filter((d) => d.isDirectory() && !d.name.startsWith(".") && d.name !== "node_modules")
     .map((d) => join(root, d.name, "slides.md")))
+  // The one-page handout of the closing session renders like a deck (HTML, and a PDF to print).
+  .concat([join(root, "repro_check", "CHECKLIST.md")])
   .filter((p) => existsSync(p));
 
 if (!existsSync(marp)) {
@@ -35,7 +38,8 @@ let failed = 0;
 for (const deck of decks) {
   const formats = chromium ? ["html", "pdf"] : ["html"];
   for (const format of formats) {
-    const out = join(dirname(deck), `slides.${format}`);
+    const stem = deck.endsWith("CHECKLIST.md") ? "CHECKLIST" : "slides";
+    const out = join(dirname(deck), `${stem}.${format}`);
     const run = spawnSync(marp, ["--allow-local-files", deck, "-o", out], {
       env: { ...process.env, ...(chromium ? { CHROME_PATH: chromium } : {}) },
       encoding: "utf8",
