@@ -107,20 +107,6 @@ def module(name: str, *args: str) -> list[str]:
     return [sys.executable, "-m", f"modular_training.{name}", *args]
 
 
-CPU_TIMER = (
-    "import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
-    "use = resource.getrusage(resource.RUSAGE_CHILDREN); "
-    "print(f'cpu_seconds {use.ru_utime + use.ru_stime:.1f}', file=sys.stderr); "
-    "sys.exit(done.returncode)"
-)
-
-
-def cpu_timed(args: list[str]) -> list[str]:
-    """Run `args` and report its CPU seconds on stderr: unlike wall time, other jobs sharing the
-    cores do not inflate it, so a time limit on it needs no load factor and cannot flake."""
-    return [sys.executable, "-c", CPU_TIMER, *args]
-
-
 EXERCISES = TOPIC / "exercises"
 EXERCISE_FIXTURES = TOPIC / "tests" / "fixtures" / "exercises"
 
@@ -159,7 +145,7 @@ def jobs(tmp_path_factory) -> Jobs:
     root = tmp_path_factory.mktemp("jobs")
     bg = Jobs(root)
     # Two headline runs with the same seed, in separate processes: the determinism check.
-    bg.start("headline_a", cpu_timed(module(HEADLINE, f"--out={root / 'a'}")))
+    bg.start("headline_a", module(HEADLINE, f"--out={root / 'a'}"))
     bg.start("headline_b", module(HEADLINE, f"--out={root / 'b'}"))
     bg.start("headline_w", module(HEADLINE, f"--out={root / 'w'}", "--data.num_workers=2"))
     bg.start("monolithic", module("step1_monolithic", f"--out={root / 'monolithic'}"))

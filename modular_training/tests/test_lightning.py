@@ -1,7 +1,8 @@
-"""Step 3: the headline run (learns, < 60 s, all outputs), determinism across processes, configs,
+"""Step 3: the headline run (learns, all outputs), determinism across processes, configs,
 the optimiser from the config, LightningCLI's subcommands, and bad input as one line."""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,12 +25,6 @@ def test_headline_run_learns_fast_and_writes_everything(jobs):
     receipt = headline(jobs, "headline_a")
     out = jobs.root / "a"
     assert receipt["metrics"]["test_accuracy"] >= 0.95
-    # The claim: the whole command (imports, training, test, outputs) in < 60 s on 2 idle cores.
-    # With one thread, its CPU time is its wall time on an idle machine, and other jobs sharing
-    # the cores do not inflate it: so the limit needs no load factor, and can still fail.
-    cpu = float(jobs["headline_a"].result()[2].rsplit("cpu_seconds ", 1)[1].split()[0])
-    assert cpu < 60, f"the headline command used {cpu:.0f} s of CPU"
-    print(f"headline: {cpu:.1f} s CPU, {receipt['seconds']:.1f} s training + test (wall)")
     for name in (
         "run.json",
         "config.yaml",
@@ -43,9 +38,6 @@ def test_headline_run_learns_fast_and_writes_everything(jobs):
     stdout = jobs["headline_a"].result()[1]
     assert "test accuracy" in stdout and receipt["weights_sha256"] in stdout
     assert set(receipt) >= {"command", "seed", "config", "git", "lock_sha256", "data_sha256", "env"}
-    print(
-        f"headline wall time {jobs['headline_a'].seconds:.1f} s (incl. imports, other jobs running)"
-    )
 
 
 def test_same_seed_in_separate_processes_gives_identical_weights(jobs):
@@ -170,7 +162,25 @@ BAD_INPUT = {
 }
 
 
-@pytest.mark.parametrize(("args", "expected"), BAD_INPUT.values(), ids=BAD_INPUT.keys())
+# Bad input only on some systems: where it is not bad input, the case is skipped.
+ONLY_ON = {
+    "unwritable-out": (sys.platform != "linux", "only Linux has a /proc to fail writing into"),
+    "no-such-accelerator": (sys.platform == "darwin", "macOS has MPS: there it is not bad input"),
+}
+
+
+def skip_unless_applies(name: str) -> pytest.MarkDecorator:
+    skip, reason = ONLY_ON[name]
+    return pytest.mark.skipif(skip, reason=reason)
+
+
+BAD_INPUT_CASES = [
+    pytest.param(*case, id=name, marks=[skip_unless_applies(name)] if name in ONLY_ON else [])
+    for name, case in BAD_INPUT.items()
+]
+
+
+@pytest.mark.parametrize(("args", "expected"), BAD_INPUT_CASES)
 def test_bad_input_gives_one_clear_line_and_exit_2(args, expected, tmp_path, capsys):
     from conftest import make_truncated_checkpoint
 

@@ -2,6 +2,9 @@
 of the four fixes is needed: switched off alone, some resumed run no longer matches (the README's
 table). The #21938 case is a canary on the Lightning version."""
 
+import re
+from pathlib import Path
+
 import lightning
 import pytest
 from modular_training.resume import (
@@ -42,6 +45,30 @@ EACH_FIX_OFF = {
 @pytest.mark.parametrize(("setup", "expected"), EACH_FIX_OFF.values(), ids=EACH_FIX_OFF.keys())
 def test_each_fix_switched_off_breaks_a_resume(setup, expected, tmp_path):
     assert matches(compare(tmp_path, setup, workers=0)) == expected
+
+
+def test_readme_resume_table_says_what_these_tests_measure():
+    """The README's resume table against the results the tests here (and notebook 03, for naive)
+    demand: identical/different is bit-equality on one machine, so it holds on any machine."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    cell = r"(identical|different)"
+    found = re.findall(
+        rf"^\| (naive|without fix \d|all four fixes)[^|]*\| {cell} \| {cell} \|$",
+        readme,
+        re.MULTILINE,
+    )
+    table = {
+        name: {AFTER_EPOCH: a == "identical", MID_EPOCH: b == "identical"} for name, a, b in found
+    }
+    both = {AFTER_EPOCH: False, MID_EPOCH: False}
+    assert table == {
+        "naive": both,
+        "without fix 1": EACH_FIX_OFF["sampler"][1],
+        "without fix 2": EACH_FIX_OFF["reseed"][1],
+        "without fix 3": EACH_FIX_OFF["stateful"][1],
+        "without fix 4": both,  # the canary below: neither resume matches
+        "all four fixes": {AFTER_EPOCH: True, MID_EPOCH: True},
+    }
 
 
 BUG_SINCE = Version("2.5.3")  # Lightning #21938 appeared in this release

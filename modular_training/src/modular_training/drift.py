@@ -5,12 +5,15 @@ on another machine, and lets the receipt's `compare` say what changed:
 
 - torch told to use other CPU kernels (`ATEN_CPU_CAPABILITY`): what an older or newer CPU does;
 - Intel MKL told to take another code path (`MKL_CBWR`): what another CPU vendor or MKL does;
-- two CPU threads instead of one: a matrix product split in two sums in another order.
+- two CPU threads instead of one: a matrix product split in two sums in another order;
+- both of the first two at their most basic (`ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE`).
 
 Each "machine" is a fresh process, because torch and MKL read these settings once, at start-up.
 The weights end up a few 1e-7 apart: a new `weights_sha256`, the same test accuracy. For scale, a
-last row changes the seed instead. Run: `uv run mt-drift` (about 40 s on 2 cores). Writes
-`drift.md` (the table), `drift.json`, `drift.png` and one `machines/<row>/run.json` per row.
+last row changes the seed instead. Each row records its fingerprint, the receipt fields that
+decide the bits: a machine with the same fingerprint gets the same hash. Run: `uv run mt-drift`
+(it prints how long it took). Writes `drift.md` (the table), `drift.json`, `drift.png` and one
+`machines/<row>/run.json` per row.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from modular_training.data import load_splits
 from modular_training.plots import save_figure
 from modular_training.plumbing import write_text_atomic
 from modular_training.receipt import (
@@ -38,21 +42,54 @@ from modular_training.receipt import (
     write_json_atomic,
 )
 
-TEST_IMAGES = 360  # the digits test split: one image is 1/360 of test accuracy
+# The receipt fields that decide the headline's bits, as the table shows them. Measured: an AVX2
+# CPU of the same vendor gives exactly the bits of this CPU told ATEN_CPU_CAPABILITY=avx2, so the
+# kernel level torch *uses* counts, not the one the CPU could do best (shown, but not matched).
+SHARED = ["machine", "cpu_vendor", "device", "torch", "lock_sha256"]  # the same in every row
+PER_ROW = ["torch_cpu_capability", "MKL_CBWR", "torch_threads", "seed"]
 
 
-def another_dispatch() -> str | None:
-    """An ATEN_CPU_CAPABILITY other than the one torch picks on this CPU (None if there is none)."""
-    best = torch.backends.cpu.get_cpu_capability()  # e.g. "AVX512", "AVX2", "DEFAULT"
-    return {"AVX512": "avx2", "AVX2": "default"}.get(best)
+def count_test_images() -> int:
+    """How many images the headline is tested on: the test split's size, one image = 1/n of accuracy."""
+    return len(load_splits().y_test)
 
 
-def machines(cuda: bool = False) -> list[dict]:
+def fingerprint(receipt: dict) -> dict[str, str]:
+    """The fields of a receipt that decide a headline run's bits, as short strings."""
+    env = receipt["env"]
+    facts = {
+        **{k: env[k] for k in ("machine", "cpu_vendor", "device", "torch")},
+        "lock_sha256": (receipt["lock_sha256"] or "")[:12],
+        **{k: env[k] for k in ("torch_cpu_capability", "MKL_CBWR", "torch_threads")},
+        "seed": receipt["seed"],
+    }
+    return {k: "-" if v is None else str(v) for k, v in facts.items()}
+
+
+def native_capability() -> str:
+    """The ATen kernel level this CPU gets when nothing caps it ("AVX512", "AVX2", "DEFAULT")."""
+    if "ATEN_CPU_CAPABILITY" not in os.environ:
+        return torch.backends.cpu.get_cpu_capability()
+    # torch read the cap at start-up: ask a fresh process that has none.
+    env = {k: v for k, v in os.environ.items() if k != "ATEN_CPU_CAPABILITY"}
+    ask = "import torch; print(torch.backends.cpu.get_cpu_capability())"
+    done = subprocess.run([sys.executable, "-c", ask], env=env, capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
+def another_dispatch(native: str | None = None) -> str | None:
+    """An ATEN_CPU_CAPABILITY below the one torch picks on this CPU (None if there is none)."""
+    return {"AVX512": "avx2", "AVX2": "default"}.get(native or native_capability())
+
+
+def machines(cuda: bool = False, native: str | None = None) -> list[dict]:
     """The rows: a name, the environment that makes this laptop "another machine", extra options."""
     rows = [{"name": "this machine", "env": {}, "args": []}]
-    if (aten := another_dispatch()) is not None:
+    if (aten := another_dispatch(native)) is not None:
         rows.append({"name": f"ATen {aten}", "env": {"ATEN_CPU_CAPABILITY": aten}, "args": []})
     rows.append({"name": "MKL compatible", "env": {"MKL_CBWR": "COMPATIBLE"}, "args": []})
+    basic = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE"}  # the plainest kernels
+    rows.append({"name": "ATen default + MKL compatible", "env": basic, "args": []})
     # PASSIVE: idle OpenMP threads sleep instead of spinning; on 2 busy cores spinning threads
     # can slow training 20-fold. It changes only how threads wait, not what they compute.
     two_threads = {"OMP_WAIT_POLICY": "PASSIVE"}
@@ -94,6 +131,7 @@ def drift_table(rows: list[dict], receipts: list[Path]) -> list[dict]:
             {
                 "machine": row["name"],
                 "settings": settings(row),
+                "fingerprint": fingerprint(receipt),
                 "weights_sha256": receipt["weights_sha256"],
                 "test_accuracy": receipt["metrics"]["test_accuracy"],
                 "max_abs_diff": cmp.max_abs_diff,
@@ -111,16 +149,30 @@ def settings(row: dict) -> str:
     return " ".join([*env, *row["args"]]) or "(nothing set)"
 
 
-def markdown(table: list[dict]) -> str:
-    head = "| machine | settings | weights_sha256 | test accuracy | max abs Δw vs first | compare says |"
-    lines = [head, "|---|---|---|---|---|---|"]
+def key_values(facts: dict[str, str], keys: list[str]) -> str:
+    return " ".join(f"{k}={facts[k]}" for k in keys)
+
+
+def markdown(table: list[dict], images: int, native: str, cpu_model: str | None) -> str:
+    """The table, headed by the fingerprint fields every row shares (`key=value`, as in run.json)."""
+    first = table[0]["fingerprint"]
+    shared = [k for k in first if all(r["fingerprint"][k] == first[k] for r in table)]
+    per_row = [k for k in first if k not in shared]
+    lines = [
+        f"Fingerprint of every row: `{key_values(first, shared)}` "
+        f"(CPU {cpu_model or 'unknown'}, native ATen capability {native}).",
+        "",
+        "| machine | settings | fingerprint | weights_sha256 | test accuracy "
+        "| max abs Δw vs first | compare says |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in table:
         delta = "-" if r["max_abs_diff"] is None else f"{r['max_abs_diff']:.1e}"
         cause = "; ".join(r["cause"]) or "-"
-        acc = f"{r['test_accuracy']:.4f} ({round(r['test_accuracy'] * TEST_IMAGES)}/{TEST_IMAGES})"
+        acc = f"{r['test_accuracy']:.4f} ({round(r['test_accuracy'] * images)}/{images})"
         lines.append(
-            f"| {r['machine']} | {r['settings']} | `{r['weights_sha256'][:12]}` | {acc} "
-            f"| {delta} | {r['verdict']}: {cause} |"
+            f"| {r['machine']} | {r['settings']} | `{key_values(r['fingerprint'], per_row)}` "
+            f"| `{r['weights_sha256'][:12]}` | {acc} | {delta} | {r['verdict']}: {cause} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -168,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot create --out {args.out}: {exc.strerror}", file=sys.stderr)
         return 2
     out = args.out.resolve()
-    rows = machines(cuda=args.cuda)
+    native = native_capability()
+    rows = machines(cuda=args.cuda, native=native)
     # Two at a time: each run uses one thread (two for the "2 threads" row) on a 2-core laptop.
     with ThreadPoolExecutor(max_workers=2) as pool:
         jobs = [pool.submit(train, r, out / "machines" / slug(r["name"])) for r in rows]
@@ -178,14 +231,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
     table = drift_table(rows, receipts)
-    write_json_atomic(
-        out / "drift.json", {"rows": table, "seconds": round(time.time() - started, 1)}
-    )
-    write_text_atomic(out / "drift.md", markdown(table))
+    images, seconds = count_test_images(), round(time.time() - started, 1)
+    cpu_model = load_receipt(receipts[0])["env"]["cpu_model"]
+    text = markdown(table, images, native, cpu_model)
+    summary = {"rows": table, "test_images": images, "native_capability": native}
+    write_json_atomic(out / "drift.json", {**summary, "cpu_model": cpu_model, "seconds": seconds})
+    write_text_atomic(out / "drift.md", text)
     plot(table, out / "drift.png")
     if args.figures:  # the slide's copy
         shutil.copyfile(out / "drift.png", TOPIC_ROOT / "figures" / "drift.png")
-    print(markdown(table))
+    print(text)
+    print(f"{len(rows)} mt-train runs, two at a time, in {seconds:.0f} s")
     print(f"wrote {out}/drift.md, drift.json, drift.png")
     print(
         "Your own weights_sha256 differs? Run: uv run python -m modular_training.receipt compare "
