@@ -33,6 +33,25 @@ import torch  # noqa: E402
 SEED = 0
 
 
+def _can_symlink() -> bool:
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            os.symlink("target", os.path.join(folder, "link"))
+        except (OSError, NotImplementedError):
+            return False
+    return True
+
+
+# The offline Hub stand-in (reuse.publish_to_local_hub) lays files out as huggingface_hub's
+# cache does, with symlinks; Windows allows them only with Developer Mode or as administrator.
+CAN_SYMLINK = _can_symlink()
+needs_symlinks = pytest.mark.skipif(
+    not CAN_SYMLINK,
+    reason="this account cannot create symlinks (Windows without Developer Mode), and the "
+    "offline Hub stand-in is a symlinked huggingface_hub cache",
+)
+
+
 # GPU tests: without a usable GPU they skip with a reason, unless the root runner's --gpu=on
 # (ML_REPRO_GPU=on) says they must run; then each fails, naming why. What this run saw goes to
 # ML_REPRO_DEVICE_FILE, the root matrix's device column.

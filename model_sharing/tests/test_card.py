@@ -6,18 +6,27 @@ transformers' own loss, scipy's interval), never against the run.json they were 
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import subprocess
+from pathlib import Path
 
 import pytest
 import torch
 from huggingface_hub import ModelCard
 from huggingface_hub.repocard import metadata_load
-from model_sharing.card import SCHEMA_KEYS, validate_card, wilson_interval
+from model_sharing.card import (
+    SCHEMA_KEYS,
+    validate_card,
+    wilson_interval,
+    write_classifier_card,
+)
 from model_sharing.classifier import load_classifier
 from model_sharing.errors import ShareError
 from scipy.stats import binomtest
 
+TOPIC = Path(__file__).resolve().parents[1]
 PLACEHOLDER = "[More Information Needed]"
 # Sections of the Hub template a reader of any model card needs; each must say something.
 MUST_FILL = [
@@ -107,14 +116,48 @@ def test_card_keys_are_schema_fields_and_typos_are_caught(folder_copy):
     assert "license must be a non-empty string" in str(err.value)
 
 
-def test_card_carries_provenance(digits_folder):
-    import json
+def checkout_commit() -> str | None:
+    """HEAD of the git checkout around this topic, asked of git itself; None outside one."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=TOPIC, capture_output=True)
+    except OSError:  # no git installed: certainly no checkout to name
+        return None
+    return done.stdout.decode().strip() if done.returncode == 0 else None
 
+
+def provenance_row(card_text: str, name: str) -> str:
+    return re.search(rf"^\| {re.escape(name)} \| `(.*)` \|$", card_text, re.MULTILINE)[1]
+
+
+def test_card_carries_provenance(digits_folder):
+    """In a checkout the card names the commit; in a copy outside one it says there is none."""
     run = json.loads((digits_folder / "run.json").read_text())
     text = (digits_folder / "README.md").read_text()
-    for needed in (run["weights_sha256"], run["data_sha256"], run["git"]["commit"]):
-        assert needed in text
+    assert provenance_row(text, "weights sha256") == run["weights_sha256"]
+    assert provenance_row(text, "data sha256") == run["data_sha256"]
+    commit = checkout_commit()
+    if commit is None:
+        assert run["git"] is None
+        assert provenance_row(text, "code commit").startswith("none: trained outside a git")
+    else:
+        assert run["git"]["commit"] == commit
+        assert provenance_row(text, "code commit") == f"{commit} (dirty: {run['git']['dirty']})"
     assert ModelCard.load(digits_folder / "README.md").data.library_name == "pytorch"
+
+
+@pytest.mark.parametrize(
+    ("git", "stated"),
+    [
+        (None, "none: trained outside a git checkout, so no commit names the code"),
+        ({"commit": "f" * 40, "dirty": True}, "f" * 40 + " (dirty: True)"),
+    ],
+)
+def test_card_states_the_commit_or_that_there_is_none(folder_copy, git, stated):
+    """Both situations on any machine: the card is rewritten from an edited run.json."""
+    run = json.loads((folder_copy / "run.json").read_text())
+    (folder_copy / "run.json").write_text(json.dumps({**run, "git": git}))
+    write_classifier_card(folder_copy)
+    assert provenance_row((folder_copy / "README.md").read_text(), "code commit") == stated
 
 
 def _rewrite_meta(path, **changes):

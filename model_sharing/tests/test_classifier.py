@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest import SEED
+from conftest import SEED, needs_symlinks
 from model_sharing.classifier import count_correct, load_classifier, train_classifier
 from model_sharing.data import fixed_batch
 from model_sharing.errors import ShareError
@@ -52,6 +52,7 @@ def test_different_seed_gives_different_weights(digits_folder, split):
     assert weights_sha256(other.state_dict()) != run["weights_sha256"]
 
 
+@needs_symlinks
 def test_repo_id_loads_through_the_same_path(digits_folder, split, tmp_path):
     cache = tmp_path / "hub"
     commit = publish_to_local_hub(digits_folder, "someone/digits-mlp", cache)
@@ -68,6 +69,7 @@ def test_unknown_repo_offline_is_one_clear_error(tmp_path):
         load_classifier("nobody/nothing", revision="a" * 40, cache_dir=tmp_path)
 
 
+@needs_symlinks
 @pytest.mark.parametrize("revision", [None, "main", "v1.0", "0123abc"])
 def test_repo_id_without_a_commit_is_refused(digits_folder, tmp_path, revision):
     publish_to_local_hub(digits_folder, "someone/digits-mlp", tmp_path)
@@ -75,6 +77,7 @@ def test_repo_id_without_a_commit_is_refused(digits_folder, tmp_path, revision):
         load_classifier("someone/digits-mlp", revision=revision, cache_dir=tmp_path)
 
 
+@needs_symlinks
 def test_pickle_only_repo_is_refused(digits_folder, tmp_path):
     """The mixin would fall back to pytorch_model.bin; load_classifier fetches safetensors only."""
     pickle_only = tmp_path / "pickle-only"

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import CAN_SYMLINK, needs_symlinks
 
 TOPIC = Path(__file__).resolve().parents[1]
 EXERCISES = TOPIC / "exercises"
@@ -26,6 +27,10 @@ STARTER_MESSAGE = {
     "03-complete-the-card": "the card's metadata is incomplete: license must be",
 }
 NAMES = sorted(p.name for p in EXERCISES.iterdir() if (p / "test_exercise.py").is_file())
+# Its checker publishes to the offline Hub stand-in, a symlinked huggingface_hub cache.
+HUB_STANDIN = {"02-pin-the-revision"}
+RUNNABLE = [n for n in NAMES if CAN_SYMLINK or n not in HUB_STANDIN]
+CHECKED = [pytest.param(n, marks=needs_symlinks) if n in HUB_STANDIN else n for n in NAMES]
 
 
 def copy_exercise(name: str, dest: Path, overlay: Path | None = None) -> Path:
@@ -53,13 +58,13 @@ def run_checkers(folders: list[Path]) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def starter_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("starters")
-    return run_checkers([copy_exercise(n, root) for n in NAMES])
+    return run_checkers([copy_exercise(n, root) for n in RUNNABLE])
 
 
 @pytest.fixture(scope="module")
 def solved_run(tmp_path_factory):
     ours, theirs = tmp_path_factory.mktemp("solved"), tmp_path_factory.mktemp("alternative")
-    folders = [copy_exercise(n, ours, EXERCISES / n / "solution") for n in NAMES]
+    folders = [copy_exercise(n, ours, EXERCISES / n / "solution") for n in RUNNABLE]
     folders += [copy_exercise(p.name, theirs, p) for p in sorted(ALTERNATIVES.iterdir())]
     return run_checkers(folders)
 
@@ -90,7 +95,7 @@ def test_every_exercise_has_the_layout():
         assert f"uv run pytest exercises/{name}" in (folder / "README.md").read_text()
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CHECKED)
 def test_checker_fails_on_the_untouched_starter(starter_run, name):
     assert starter_run.returncode == 1, starter_run.stdout[-3000:] + starter_run.stderr[-2000:]
     assert len(result_lines(starter_run, name)) >= len(checker_tests(name))
@@ -100,7 +105,7 @@ def test_checker_fails_on_the_untouched_starter(starter_run, name):
     assert "Traceback" not in starter_run.stdout  # a message for a learner, not a stack
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CHECKED)
 def test_checker_passes_on_the_solution(solved_run, name):
     lines = result_lines(solved_run, name)
     assert lines and all(ln.startswith("PASSED") for ln in lines), solved_run.stdout[-3000:]

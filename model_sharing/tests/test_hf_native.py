@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import run_python
+from conftest import needs_symlinks, run_python
 from model_sharing.classifier import load_classifier
 from model_sharing.data import fixed_batch
 from model_sharing.errors import ShareError
@@ -51,6 +51,7 @@ def test_auto_classes_round_trip_is_bitwise_identical(digits_folder, split, tmp_
         assert torch.equal(load_native(tmp_path / "native")(pixel_values=x).logits, mlp(x))
 
 
+@needs_symlinks
 def test_folder_ships_its_code_for_trust_remote_code(digits_folder, split, tmp_path):
     mlp = load_classifier(digits_folder)
     folder = tmp_path / "native"
@@ -113,6 +114,7 @@ def test_pickle_only_folder_is_refused(digits_folder, tmp_path):
         load_native(folder)
 
 
+@needs_symlinks
 def test_repo_id_needs_a_commit(digits_folder, tmp_path):
     folder = tmp_path / "native"
     load_native_from(digits_folder).save_pretrained(folder)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import needs_symlinks
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -41,6 +42,7 @@ def test_sharing_notebook_executes(tmp_path):
     assert "bitwise-equal logits: True" in printed(nb)
 
 
+@needs_symlinks
 @pytest.mark.slow
 def test_reuse_notebook_executes(tmp_path):
     nb = execute(NOTEBOOKS / "02-reusing-a-model.ipynb", tmp_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import needs_symlinks
 from model_sharing.errors import ShareError
 from model_sharing.receipt import sha256_file, weights_sha256
 from model_sharing.reuse import (
@@ -51,6 +52,7 @@ def test_our_card_answers_those_questions(digits_folder):
     assert card_gaps(digits_folder / "README.md") == []
 
 
+@needs_symlinks
 def test_listed_sha256_is_the_weights_sha256(hub):
     listed = hub_listed_sha256(
         REPO, "model.safetensors", revision=hub["v1"], cache_dir=hub["cache"]
@@ -60,6 +62,7 @@ def test_listed_sha256_is_the_weights_sha256(hub):
     assert sha256_file(path) == listed
 
 
+@needs_symlinks
 def test_modified_bytes_are_refused(hub, tmp_path):
     import shutil
 
@@ -73,6 +76,7 @@ def test_modified_bytes_are_refused(hub, tmp_path):
         download_verified(REPO, revision=hub["v1"], cache_dir=cache)
 
 
+@needs_symlinks
 def test_pinned_load_keeps_the_papers_weights_after_main_moved(hub):
     v1 = weights_sha256(load_file(hub["root"] / "v1" / "model.safetensors"))
     v2 = weights_sha256(load_file(hub["root"] / "v2" / "model.safetensors"))

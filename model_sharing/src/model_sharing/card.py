@@ -77,13 +77,17 @@ def accuracy_text(correct: int, n: int) -> str:
     return f"{correct}/{n} correct = {correct / n:.4f} (95% Wilson interval {low:.3f}-{high:.3f})"
 
 
+NO_CHECKOUT = "none: trained outside a git checkout, so no commit names the code"
+
+
 def provenance_table(run: dict[str, Any]) -> str:
     """Every input that shaped the weights, by value or hash, straight from run.json."""
-    git = run.get("git") or {}
+    git = run.get("git")  # null when the code ran outside a git checkout: say so, guess nothing
+    commit = f"{git['commit']} (dirty: {git['dirty']})" if git else NO_CHECKOUT
     rows = [
         ("seed", run["seed"]),
         ("config", json.dumps(run["config"], sort_keys=True)),
-        ("code commit", f"{git.get('commit', 'n/a')} (dirty: {git.get('dirty', 'n/a')})"),
+        ("code commit", commit),
         ("uv.lock sha256", run.get("lock_sha256")),
         ("data sha256", run.get("data_sha256")),
         ("weights sha256", run.get("weights_sha256")),

@@ -3,7 +3,9 @@
 1. pickle runs code, safetensors does not; 2. the digits classifier shared with
 PyTorchModelHubMixin and loaded back bit for bit; 3. the same tensors through the transformers
 Auto classes, and a tiny GPT-2 folder with its tokenizer; 4. cards written from run.json;
-5. what `push` would upload; 6. ONNX vs PyTorch.
+5. what `push` would upload; 6. ONNX vs PyTorch. The last row is the machine's fingerprint:
+the ONNX difference and the trained weights' hash depend on which kernels ran, so a number
+quoted from this table is quoted with it.
 
 Run: `uv run ms-demo --out outputs/demo` (add `--figures figures` to refresh the slides' plots)
 """
@@ -11,6 +13,9 @@ Run: `uv run ms-demo --out outputs/demo` (add `--figures figures` to refresh the
 from __future__ import annotations
 
 import argparse
+import os
+import platform
+import re
 import shutil
 import sys
 import time
@@ -22,7 +27,44 @@ from model_sharing import card, classifier, hf_native, onnx_export, pickle_demo,
 from model_sharing.data import check_seed, fixed_batch, load_digits_split
 from model_sharing.errors import run_cli
 from model_sharing.figures import plot_lm_loss, plot_safetensors_layout
-from model_sharing.receipt import weights_sha256
+from model_sharing.receipt import env_info, weights_sha256
+
+# Wider SIMD sets first; torch uses AVX512 kernels only where all four of these exist.
+SIMD_FLAGS = {"AVX512": {"avx512f", "avx512bw", "avx512vl", "avx512dq"}, "AVX2": {"avx2"}}
+
+
+def cpu_simd() -> str:
+    """The widest vector instruction set the CPU itself offers, from /proc/cpuinfo (Linux).
+
+    onnxruntime and oneDNN pick their kernels from it whatever ATEN_CPU_CAPABILITY says, so it
+    belongs in the fingerprint beside ATen's own choice. Where it cannot be read: "unknown".
+    """
+    try:
+        flags = re.search(r"^flags\s*:(.*)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
+    except OSError:  # macOS, Windows
+        return "unknown"
+    have = set(flags[1].split()) if flags else set()
+    return next((name for name, needed in SIMD_FLAGS.items() if needed <= have), "no AVX2")
+
+
+def fingerprint() -> dict[str, str]:
+    """What decides the bits of this demo's float results: the CPU, the kernels each library
+    chose on it, the thread count and the library versions (run.json's `env` has more)."""
+    import onnxruntime
+
+    env = env_info()
+    return {
+        "CPU": f"{platform.machine()} {env['cpu_vendor'] or 'unknown'} {cpu_simd()}",
+        "ATen kernels": env["torch_cpu_capability"],
+        "MKL_CBWR": os.environ.get("MKL_CBWR") or "unset",
+        "torch threads": str(env["torch_threads"]),
+        "torch": env["torch"],
+        "onnxruntime": onnxruntime.__version__,
+    }
+
+
+def format_fingerprint(fp: dict[str, str]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in fp.items())
 
 
 def run_all(out: Path, seed: int = 0) -> list[tuple[str, str]]:
@@ -66,6 +108,7 @@ def run_all(out: Path, seed: int = 0) -> list[tuple[str, str]]:
     n_files = len(push.files_to_upload(digits))
     rows.append(("push --dry-run would upload", f"{n_files} files, nothing sent"))
 
+    rows.append(("digits classifier weights_sha256", run["weights_sha256"]))
     onnx_path = onnx_export.export_onnx(original, x[:2], out / "digits-mlp.onnx")
     cmp = onnx_export.compare(original, onnx_path, x)
     rows.append(
@@ -74,6 +117,8 @@ def run_all(out: Path, seed: int = 0) -> list[tuple[str, str]]:
             f"{cmp['max_abs_diff']:.1e}, same classes: {cmp['same_predictions']}",
         )
     )
+
+    rows.append(("fingerprint of the two rows above", format_fingerprint(fingerprint())))
 
     plot_safetensors_layout(digits / "model.safetensors", out / "safetensors_layout.png")
     plot_lm_loss(out / "tiny-gpt2", out / "lm_loss.png")
