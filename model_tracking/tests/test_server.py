@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -70,9 +71,15 @@ def test_server_listens_on_loopback_by_default(mlflow_server):
     from model_tracking.server import HOST
 
     assert HOST == "127.0.0.1" and mlflow_server.host == "127.0.0.1"
-    # `mlflow server` itself got that address (its command line, read from the OS).
-    cmdline = Path(f"/proc/{mlflow_server.process.pid}/cmdline").read_bytes().split(b"\0")
-    assert cmdline[cmdline.index(b"--host") + 1] == b"127.0.0.1"
+    # `mlflow server` itself got that address: its command line, read from the OS (Linux's /proc,
+    # `ps` on macOS and other Unixes).
+    proc = Path(f"/proc/{mlflow_server.process.pid}/cmdline")
+    if proc.exists():
+        cmdline = proc.read_bytes().decode().split("\0")
+    else:
+        ps = ["ps", "-ww", "-o", "args=", "-p", str(mlflow_server.process.pid)]
+        cmdline = subprocess.run(ps, capture_output=True, text=True, check=True).stdout.split()
+    assert cmdline[cmdline.index("--host") + 1] == "127.0.0.1"
 
 
 def test_server_stops_leaving_no_process(mlflow_server):

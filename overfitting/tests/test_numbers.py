@@ -2,19 +2,30 @@
 
 The `--full` runs behind the committed figures take minutes to an hour, so each left its raw
 numbers beside its figure (`figures/<experiment>.npz`, with the receipt `<experiment>.run.json`).
-Each test here (1) re-runs a slice of that run with the current code and requires bit-identical
-numbers, so the committed file is what this code produces, then (2) recomputes the quoted
-statistics from the committed raw numbers, independently where it can (scipy), and requires the
-README and the slides to quote exactly those values.
+Each test here (1) re-runs a slice of that run with the current code and compares it with the
+committed raw numbers, then (2) recomputes the quoted statistics from the committed raw numbers,
+independently where it can (scipy), and requires the README and the slides to quote exactly
+those values.
+
+(2) is machine-independent: it reads committed files, so it is exact everywhere. (1) depends on
+the machine: OpenBLAS picks its kernels by CPU, and another kernel sums in another order, which
+can flip a prediction near a decision boundary. README.md names the fingerprint the committed
+numbers were computed on; there (1) is bit for bit, elsewhere within SLICE_ATOL / SLICE_RTOL,
+with a warning that names the fields that differ. The ladder's slice is integer arithmetic on
+seeded random labels (no BLAS), so it is bit for bit everywhere.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import warnings
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import pytest
+from overfitting.common import kernel_fingerprint
 from scipy import stats
 
 from overfitting import leakage as L
@@ -37,14 +48,66 @@ def receipt(name: str) -> dict:
     return json.loads((FIGURES / f"{name}.run.json").read_text())
 
 
+# Off the committed fingerprint, a re-run slice must agree within these. Measured with every
+# slice re-run under OpenBLAS kernels SkylakeX, Haswell, Sandybridge and Katmai (OPENBLAS_CORETYPE)
+# and numpy without its AVX512 loops: the largest difference was one flipped prediction of 300,
+# 0.0033 in leakage (d2) with SkylakeX; everything else was bit for bit. 0.01 allows three such
+# flips in one accuracy; 2% covers counts (Thresholdout's queries and releases).
+SLICE_ATOL, SLICE_RTOL = 0.01, 0.02
+LIBRARIES = ("numpy", "scipy", "scikit-learn")
+WARNED: set[str] = set()
+
+
+def committed_fingerprint(name: str) -> dict[str, str]:
+    """The fingerprint README.md names for the committed raw numbers, plus the library versions
+    of the run that wrote them (its receipt)."""
+    sentence = re.search(r"were computed on the fingerprint (.*?)[.;]", README)
+    assert sentence, "README.md must name the fingerprint of the committed raw numbers"
+    named = dict(re.findall(r"`(\w+)` = `([^`]+)`", sentence.group(1)))
+    assert set(named) == set(kernel_fingerprint()), named
+    return {**named, **{lib: receipt(name)["env"][lib] for lib in LIBRARIES}}
+
+
+def this_fingerprint() -> dict[str, str]:
+    return {**kernel_fingerprint(), **{lib: version(lib) for lib in LIBRARIES}}
+
+
+def same_slice(
+    experiment: str, what: str, fresh, committed, exact_everywhere=False, counts=False
+) -> None:
+    """(1) A re-run slice against the committed raw numbers: bit for bit on the committed
+    fingerprint (or everywhere, for machine-independent arithmetic), else within tolerance."""
+    fresh, committed = np.asarray(fresh, dtype=float), np.asarray(committed, dtype=float)
+    here, there = this_fingerprint(), committed_fingerprint(experiment)
+    if exact_everywhere or here == there:
+        np.testing.assert_array_equal(fresh, committed, err_msg=f"{experiment}: {what}")
+        return
+    differing = ", ".join(
+        f"{k} {here[k]} (figures/: {there[k]})" for k in there if here[k] != there[k]
+    )
+    if experiment not in WARNED:  # once per experiment: the same fields differ for every slice
+        WARNED.add(experiment)
+        warnings.warn(
+            f"{experiment}: not the committed fingerprint ({differing}); "
+            f"re-run slices checked within {SLICE_ATOL} absolute / {SLICE_RTOL:.0%}, not bit for bit",
+            stacklevel=2,
+        )
+    # Accuracies and scores: absolute tolerance; counts (Thresholdout's queries and releases):
+    # relative. Never both at once: an accuracy of 0.8 must not get 0.01 + 2% of 0.8.
+    tolerance = {"rtol": SLICE_RTOL, "atol": 0} if counts else {"rtol": 0, "atol": SLICE_ATOL}
+    np.testing.assert_allclose(fresh, committed, **tolerance, err_msg=f"{experiment}: {what}")
+
+
 def test_seed_lottery_numbers():
     run = np.load(FIGURES / "seed_lottery.npz")
     grid, paired = run["grid"], run["paired"]
     assert receipt("seed_lottery")["config"]["full"] is True
     # (1) the committed run is this code's: seed 0's grid cell (split 0, init 500) and paired
     # seed 0 (split = init = 100,000) re-run bit for bit.
-    assert S.train_and_score(S.METHODS["A: MLP 64"], 0, 500) == grid[0, 0]
-    assert [S.train_and_score(h, 100_000, 100_000) for h in S.METHODS.values()] == list(paired[0])
+    same_slice("seed_lottery", "grid[0, 0]", [S.train_and_score(S.METHODS["A: MLP 64"], 0, 500)],
+               [grid[0, 0]])  # fmt: skip
+    fresh = [S.train_and_score(h, 100_000, 100_000) for h in S.METHODS.values()]
+    same_slice("seed_lottery", "paired[0]", fresh, paired[0])
     # (2) the lottery
     acc = grid.ravel()
     mean, std = acc.mean(), acc.std(ddof=1)
@@ -100,7 +163,7 @@ def test_leakage_numbers():
         ("c_grouped", L.grouped_cv),
         ("d2_imputation", L.imputation_before_split),
     ):
-        assert fn(0, 0) == tuple(run[part][0]), part
+        same_slice("leakage", part, fn(0, 0), run[part][0])
     # (2) the table
     a, b, c = (run[p].mean(0) for p in ("a_esl_selection", "b_near_duplicates", "c_grouped"))
     d1, d2 = run["d1_scaling"], run["d2_imputation"]
@@ -140,9 +203,9 @@ def test_ladder_numbers():
     run = np.load(FIGURES / "ladder.npz")
     reps = receipt("ladder")["config"]["reps"]
     assert reps == A.FULL.reps
-    rep0 = A.one_rep(0, 0, A.FULL)  # (1) repetition 0 re-run bit for bit
+    rep0 = A.one_rep(0, 0, A.FULL)  # (1) repetition 0 re-run: no BLAS, bit for bit everywhere
     for board in ("open", "ladder"):
-        np.testing.assert_array_equal(rep0[board], run[f"{board}_0"])
+        same_slice("ladder", board, rep0[board], run[f"{board}_0"], exact_everywhere=True)
     curves = {b: np.stack([run[f"{b}_{i}"] for i in range(reps)]) for b in ("open", "ladder")}
     at = {t: t // A.FULL.every - 1 for t in (100, 300, 1000)}
     for board, name in (("open", "open (exact scores)"), ("ladder", "the Ladder")):
@@ -207,9 +270,9 @@ def test_reusable_holdout_numbers():
     config = receipt("reusable_holdout")["config"]
     assert config["reps"] == 100 and config["variants"] == ["authors", "paper"]
     s = R.Setting(n=config["n"], d=config["d"], reps=1, k_max=config["k_max"])
-    rep0 = R.one_run(0, 0, s, ("authors", "paper"))  # (1) repetition 0 re-run bit for bit
+    rep0 = R.one_run(0, 0, s, ("authors", "paper"))  # (1) repetition 0 re-run
     for key, value in rep0.items():
-        np.testing.assert_array_equal(value, run[f"{key}_0"], err_msg=key)
+        same_slice("reusable_holdout", key, value, run[f"{key}_0"], counts=key.endswith("budget"))
     table = holdout_table(run, config["reps"])
     assert table in (TOPIC / "README.md").read_text()
     slide_rows = "\n".join(table.splitlines()[:6])
@@ -221,8 +284,9 @@ def test_tuning_numbers():
 
     run = np.load(FIGURES / "nested_cv.npz")
     assert receipt("nested_cv")["config"]["sizes"]["reps"] == N.FULL.reps
-    rep0 = N.one_rep(0, 0, N.FULL.n_dev, "signal")  # (1) development set 0 re-run bit for bit
-    assert rep0 == {k: float(run[f"signal/{k}"][0]) for k in rep0}
+    rep0 = N.one_rep(0, 0, N.FULL.n_dev, "signal")  # (1) development set 0 re-run
+    same_slice("nested_cv", "signal set 0", list(rep0.values()),
+               [run[f"signal/{k}"][0] for k in rep0])  # fmt: skip
     labels = {"signal": "signal (truth on 10,000 fresh samples, ", "null": "null (labels are"}
     abs_errors = []
     for setting in N.SETTINGS:
@@ -251,9 +315,9 @@ def test_replicability_numbers():
     run = np.load(FIGURES / "replicability.npz")
     repeats = receipt("replicability")["config"]["repeats"]
     scores = {n: {c: run[f"{n}/{c}"] for c in P.candidates()} for n in P.DATASETS}
-    iris = P.fold_scores("iris", 0, repeats)  # (1) one dataset re-run bit for bit
+    iris = P.fold_scores("iris", 0, repeats)  # (1) one dataset re-run
     for c, s in iris.items():
-        np.testing.assert_array_equal(s, scores["iris"][c], err_msg=c)
+        same_slice("replicability", f"iris {c}", s, scores["iris"][c])
     rows = {(r["dataset"], r["method"]): r for r in P.ablation_rows(scores)}
 
     def cell(r: dict, with_ci: bool) -> str:

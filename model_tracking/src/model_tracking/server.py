@@ -181,9 +181,11 @@ def main(argv: list[str] | None = None) -> int:
         f"starting mlflow server on {server.uri} (log: {server.root / 'server.log'}) ...",
         flush=True,
     )
+    started = time.monotonic()
     try:
         wait_until_healthy(server)
-        print(f"ready: {server.uri}  -  train with --tracker mlflow --tracking-uri {server.uri}")
+        print(f"ready after {time.monotonic() - started:.0f} s: {server.uri}")
+        print(f"train with --tracker mlflow --tracking-uri {server.uri}")
         print("Ctrl-C stops the server.", flush=True)
         server.process.wait()
     except KeyboardInterrupt:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import math
 import os
 import sys
@@ -102,6 +103,21 @@ def cli(run: Callable[[list[str] | None], Any]) -> Callable[[list[str] | None], 
 
     main.__doc__ = run.__doc__
     return main
+
+
+def kernel_fingerprint() -> dict[str, str]:
+    """What decides the last bits of these experiments besides the seed and the lock: the BLAS
+    kernels OpenBLAS chose for this CPU (threadpoolctl's `architecture`, e.g. `Haswell` on an AVX2
+    CPU, `SkylakeX` with AVX512) and the number of BLAS threads. Another kernel sums in another
+    order, and now and then a prediction near the decision boundary flips."""
+    import sklearn.linear_model  # noqa: F401 - loads numpy's and scipy's OpenBLAS
+    from threadpoolctl import threadpool_info
+
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    return {
+        "openblas_kernel": ",".join(sorted({str(i.get("architecture")) for i in blas})),
+        "blas_threads": ",".join(sorted({str(i["num_threads"]) for i in blas})),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,7 +228,7 @@ def finish(
     script = getattr(args, "script", None) or Path(sys.argv[0]).name
     command = [script, *(sys.argv[1:] if argv is None else argv)]
     write_results_npz(out / "results.npz", results)
-    return write_run_json(
+    path = write_run_json(
         out,
         seed=args.seed,
         config={"full": args.full, **config},
@@ -223,6 +239,10 @@ def finish(
         command=command,
         weights_file=out / "results.npz",
     )
+    # The benchmark: each command prints its own wall time (the receipt's `seconds`), measured
+    # on the machine it ran on; nothing asserts it, because another machine or load changes it.
+    print(f"took {json.loads(path.read_text())['seconds']:.1f} s (run.json: seconds)")
+    return path
 
 
 def now() -> float:
