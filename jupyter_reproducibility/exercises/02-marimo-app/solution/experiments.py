@@ -1,7 +1,7 @@
 """Exercise 02, one answer: each experiment has its own `C`, so every name has one defining cell.
 
 uv run marimo check exercises/02-marimo-app/solution/experiments.py   # exit 0
-uv run python exercises/02-marimo-app/solution/experiments.py         # 0.856 and 0.970
+uv run python exercises/02-marimo-app/solution/experiments.py         # prints both accuracies
 """
 
 import marimo
