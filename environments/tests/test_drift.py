@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import NO_NETWORK, needs_uv, run_module
+from conftest import NO_NETWORK, TOPIC, needs_uv, run_module
 from environments.drift import build_wheel
 
 
@@ -39,6 +39,22 @@ def test_same_code_same_data_different_number(drift):
     assert unpinned == pytest.approx((32 / 7) ** 0.5)  # sample std: the 1.1.0 behaviour
     assert "2.000" in stdout and "2.138" in stdout
     assert (out / "drift.png").stat().st_size > 5_000
+
+
+@needs_uv
+@pytest.mark.parametrize("document", ["README.md", "slides.md"])
+def test_docs_show_the_table_the_demo_prints(drift, document):
+    """Every row of the drift table in the docs is a row the demo printed (the numbers are pure
+    arithmetic on fixed data, the same on every machine)."""
+    _, _, stdout = drift
+    printed = {line.rstrip() for line in stdout.splitlines()}
+    rows = [
+        line.rstrip()
+        for line in (TOPIC / document).read_text().splitlines()
+        if line.startswith("day ")
+    ]
+    assert len(rows) >= 5 and any("2.138" in row for row in rows)
+    assert [row for row in rows if row not in printed] == []
 
 
 def test_wheels_are_byte_reproducible(tmp_path):

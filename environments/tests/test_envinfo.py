@@ -35,7 +35,11 @@ def test_record_has_documented_fields(record):
     assert (
         record["lockfile"]["sha256"] == hashlib.sha256((TOPIC / "uv.lock").read_bytes()).hexdigest()
     )
-    assert any(lib.startswith("openblas") or "mkl" in lib for lib in record["blas"])
+    # The BLAS numpy was built with, asked of numpy itself: threadpoolctl must have found it
+    # (except Apple's Accelerate, which threadpoolctl cannot inspect: macOS arm64 wheels use it).
+    blas = numpy.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
+    if "accelerate" not in blas.lower():
+        assert any(lib.split(":")[0] in blas.lower() for lib in record["blas"]), (blas, record)
 
 
 @needs_uv
@@ -113,23 +117,46 @@ def test_identical_records_have_no_differences(record):
     assert diff_records(record, later) == []
 
 
-def test_package_and_thread_changes_ranked(record, tmp_path):
-    other = copy.deepcopy(record)
-    # Values no real machine here has, so the test holds wherever it runs.
-    other["packages"]["numpy"] = "1.0.0rc1"
-    other["numeric_env"]["OMP_NUM_THREADS"] = "97"
-    other["cpu"]["usable_cores"] = 12345
-    rows = diff_records(record, other)
-    keys = [r["key"] for r in rows]
-    assert keys == ["numeric_env.OMP_NUM_THREADS", "packages.numpy", "cpu.usable_cores"]
-    a, b = tmp_path / "a.json", tmp_path / "b.json"
-    a.write_text(json.dumps(record))
-    b.write_text(json.dumps(other))
-    done = run_module("environments.envdiff", str(a), str(b))
+DIFF_BLOCK = re.compile(r"^\d+ difference\(s\), most important first:\n(?:  \[.*\n)+", re.M)
+DIFF_ROW = re.compile(r"^  \[(\w+)\] ([\w.]+): (.+) -> (.+)$")
+
+
+def docs_diff_example(document: str) -> str:
+    """The env-diff output a document shows (README.md, slides.md): one block, the same in both."""
+    (block,) = DIFF_BLOCK.findall((TOPIC / document).read_text())
+    return block
+
+
+def planted(record: dict, key: str, shown: str) -> None:
+    """Set `key` (dotted) to the value env-diff shows as `shown`, keeping the field's type."""
+    *parents, last = key.split(".")
+    for part in parents:
+        record = record[part]
+    if shown == "(unset)":
+        record[last] = None
+    else:
+        record[last] = type(record[last])(shown) if record.get(last) is not None else shown
+
+
+@pytest.mark.parametrize("document", ["README.md", "slides.md"])
+def test_docs_show_what_env_diff_prints(record, tmp_path, document):
+    """The example in the docs is env-diff's real output: both records are built from the values
+    the example shows (so the test holds on any machine), and the order is env-diff's own."""
+    block = docs_diff_example(document)
+    rows = [DIFF_ROW.match(line).groups() for line in block.splitlines()[1:]]
+    a, b = copy.deepcopy(record), copy.deepcopy(record)
+    for _, key, before, after in rows:
+        planted(a, key, before)
+        planted(b, key, after)
+    assert [r["key"] for r in diff_records(a, b)] == [key for _, key, _, _ in rows]
+    files = tmp_path / "a.json", tmp_path / "b.json"
+    for path, planted_record in zip(files, (a, b), strict=True):
+        path.write_text(json.dumps(planted_record))
+    done = run_module("environments.envdiff", *map(str, files))
     assert done.returncode == 1
-    assert "numeric_env.OMP_NUM_THREADS: " in done.stdout and "-> 97" in done.stdout
-    assert "packages.numpy: " in done.stdout and "-> 1.0.0rc1" in done.stdout
-    assert run_module("environments.envdiff", str(a), str(a)).stdout.strip() == "no differences"
+    assert done.stdout == block
+    same = run_module("environments.envdiff", str(files[0]), str(files[0]))
+    assert same.stdout.strip() == "no differences"
 
 
 def test_envinfo_unwritable_out_is_one_line(tmp_path):
@@ -160,6 +187,23 @@ def test_torch_facts_when_importable(torch_record):
     assert facts["version"] == torch.__version__
     assert facts["cuda"] == torch.version.cuda
     assert set(facts) >= {"cudnn", "nccl", "cuda_available", "num_threads", "devices"}
+
+
+def test_readme_quotes_the_cuda_stack_of_its_torch_build(torch_record):
+    """cuDNN and NCCL versions are compiled into the torch wheel: they depend on the build, not
+    on the CPU. The README names the build it ran (its fingerprint); with that build installed
+    the figures must match exactly, with another (CPU-only on macOS/Windows) they do not apply."""
+    readme = (TOPIC / "README.md").read_text()
+    build = re.search(r"Both were run in this topic's environment \(torch (\S+), no GPU\)", readme)
+    assert build, "the README no longer names the torch build its collect_env table came from"
+    facts = torch_record["torch"]
+    if facts["version"] != build[1]:
+        pytest.skip(
+            f"the README's table was made with torch {build[1]}; here torch is "
+            f"{facts['version']} (fields that differ: torch.version, cudnn, nccl)"
+        )
+    assert f"the cuDNN torch loads: {facts['cudnn']} |" in readme
+    assert f"| NCCL | no | yes ({facts['nccl']}) |" in readme
 
 
 @pytest.mark.slow

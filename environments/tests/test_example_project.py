@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 
-from conftest import EXAMPLE, run_module
+from conftest import EXAMPLE, TOPIC, run_module
 
 
 def test_digits_baseline_learns():
@@ -16,3 +17,7 @@ def test_digits_baseline_learns():
     assert done.returncode == 0, done.stderr
     accuracy = float(done.stdout.strip().split("=")[1])
     assert accuracy > 0.9, done.stdout
+    # The README's prefix: an accuracy (a count of test images), which another BLAS kernel or
+    # thread count does not change, so it is checked exactly everywhere.
+    quoted = re.search(r"prints `(test_accuracy=0\.\d+)`", (TOPIC / "README.md").read_text())
+    assert quoted and done.stdout.strip() == quoted[1], done.stdout

@@ -98,3 +98,26 @@ def test_a_lock_made_on_day_two_fails(tmp_path):
     done = run_checker(copy)
     assert done.returncode == 1
     assert "your lock installs tinystats 1.1.0, spread = 2.138" in done.stdout, done.stdout
+
+
+def test_report_shows_the_fold_spread_not_a_standard_error(tmp_path):
+    """Exercise 02's report must not teach `mean +- sem(folds)`: the folds share training data,
+    so that interval is too narrow. It shows the spread: every fold's score lies in the printed
+    range, whose ends are the worst and the best fold."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import cross_val_score
+    from sklearn.naive_bayes import GaussianNB
+
+    scores = cross_val_score(GaussianNB(), *load_digits(return_X_y=True), cv=5)
+    src = EXERCISES / "02-declare-the-import" / "src"
+    cmd = [sys.executable, "-m", "digits_report.report"]
+    done = subprocess.run(
+        cmd,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(src)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"from {scores.min():.4f} to {scores.max():.4f}" in done.stdout, done.stdout
+    assert "+-" not in done.stdout

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TOPIC, needs_uv
+from conftest import NO_NETWORK, TOPIC, needs_uv
 from packaging.requirements import Requirement
 
 GPU_BUILDS = TOPIC / "gpu_builds"
@@ -95,27 +95,61 @@ def test_pypi_route_brings_cuda_as_pip_packages():
     assert cudnn and all("sys_platform == 'linux'" in d["marker"] for d in cudnn)
 
 
-@needs_uv
-def test_pypi_default_example_resolves_like_this_topic(tmp_path):
-    """uv resolves the PyPI example offline, from the index pages and metadata this topic's own
-    `uv lock` left in uv's cache, to the same torch and the same nvidia-* packages."""
-    project = Path(shutil.copytree(GPU_BUILDS / "pypi-default", tmp_path / "pypi-default"))
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    env["UV_PYTHON_DOWNLOADS"] = "never"
+def resolve_pypi_example(dest: Path, env: dict[str, str]) -> dict:
+    """`uv lock` on a copy of the PyPI example: offline, from the index pages and metadata this
+    topic's own `uv lock` left in uv's cache. Where the cache lacks them (a machine that only ran
+    `uv sync --locked`, which downloads by URL), CI fills the cache by locking once with the
+    network and fails if it cannot; elsewhere the test skips, saying how to fill the cache."""
+    project = Path(shutil.copytree(GPU_BUILDS / "pypi-default", dest))
     cmd = [shutil.which("uv"), "lock", "--offline"]
     done = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True)
     if done.returncode != 0 and "network was disabled" in done.stderr:
-        pytest.skip(
-            "uv's cache has no PyPI index pages for torch (a machine that only ran "
-            "`uv sync --locked`, which downloads by URL); `uv lock` in this topic with network "
-            "fills it. The lock-based test above still checks the PyPI route."
-        )
+        if not env.get("CI"):
+            pytest.skip(
+                "uv's cache has no PyPI index pages for torch (a machine that only ran "
+                "`uv sync --locked`, which downloads by URL); `uv lock` in this topic with "
+                "network fills it. The lock-based test above still checks the PyPI route."
+            )
+        done = subprocess.run(cmd[:2], cwd=project, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.fail(
+                "CI: uv's cache lacks PyPI's index pages for torch and `uv lock` could not "
+                f"fetch them: {done.stderr.strip().splitlines()[-1]}",
+                pytrace=False,
+            )
     assert done.returncode == 0, done.stderr
-    lock = tomllib.loads((project / "uv.lock").read_text())
+    return tomllib.loads((project / "uv.lock").read_text())
+
+
+def uv_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    return {**env, "UV_PYTHON_DOWNLOADS": "never", **extra}
+
+
+@needs_uv
+def test_pypi_default_example_resolves_like_this_topic(tmp_path):
+    """uv resolves the PyPI example to the same torch and the same nvidia-* packages."""
+    lock = resolve_pypi_example(tmp_path / "pypi-default", uv_env())
     mine = tomllib.loads((TOPIC / "uv.lock").read_text())
     assert next(p for p in lock["package"] if p["name"] == "torch")["version"] == locked_torch()
     versions = {n: p["version"] for n, p in nvidia_packages(lock).items()}
     assert versions == {n: p["version"] for n, p in nvidia_packages(mine).items()}
+
+
+@needs_uv
+def test_an_empty_cache_fails_under_ci_instead_of_skipping(tmp_path):
+    """On a fresh CI machine the test above must not pass by skipping: with an empty uv cache
+    and no way to reach PyPI (proxies on a closed port), CI=true turns the skip into a failure."""
+    env = uv_env(CI="true", UV_CACHE_DIR=str(tmp_path / "empty-cache"), **NO_NETWORK)
+    env["UV_HTTP_RETRIES"] = "0"  # fail at once instead of retrying the closed port
+    try:
+        resolve_pypi_example(tmp_path / "pypi-default", env)
+    except pytest.fail.Exception as failed:
+        assert "could not fetch them" in str(failed)
+    except BaseException as other:  # a skip is what this test exists to rule out
+        pytest.fail(f"under CI the empty cache gave {type(other).__name__}: {other}")
+    else:
+        pytest.fail("resolved with an empty cache and no network")
 
 
 @pytest.mark.skipif(
@@ -130,8 +164,16 @@ def test_installed_torch_is_a_cuda_build_of_the_size_the_readme_says():
     assert torch.version.cuda is not None
     readme = (TOPIC / "README.md").read_text()
     assert f"CUDA {torch.version.cuda} build (`{torch.__version__}`)" in readme
-    nvidia = Path(torch.__file__).parents[1] / "nvidia"  # where the nvidia-* wheels unpack
-    size = sum(f.stat().st_size for f in nvidia.rglob("*") if f.is_file()) / 1e9
-    quoted = re.search(r"nvidia-\* packages\) take (\d+\.\d) GB", readme)
-    assert quoted, "the README no longer quotes the size of the CUDA libraries"
-    assert abs(size - float(quoted[1])) < 0.2, f"measured {size:.1f} GB"
+    # Sizes of the unpacked wheels of the locked versions: the same bytes on every Linux x86_64
+    # machine, so the one-decimal figures are checked exactly (rounded as the README rounds).
+    site = Path(torch.__file__).parents[1]
+    quoted = re.search(
+        r"nvidia-\* packages\) take (\d+\.\d) GB installed here,\s+torch itself "
+        r"another (\d+\.\d) GB",
+        readme,
+    )
+    assert quoted, "the README no longer quotes the sizes of the CUDA libraries and torch"
+    for folder, figure in zip((site / "nvidia", site / "torch"), quoted.groups(), strict=True):
+        files = [f for f in folder.rglob("*") if f.is_file() and "__pycache__" not in f.parts]
+        size = sum(f.stat().st_size for f in files) / 1e9  # the wheel's files, not compiled .pyc
+        assert f"{size:.1f}" == figure, f"{folder.name}: measured {size:.2f} GB"

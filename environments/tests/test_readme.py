@@ -35,3 +35,12 @@ def test_counter_example_problem_count():
     problems = check_recipe(EXAMPLE / "Dockerfile.unpinned", EXAMPLE)
     words = {5: "five", 6: "six", 7: "seven"}
     assert f"names {words.get(len(problems), len(problems))} problems" in README, problems
+
+
+def test_recipe_table_names_each_recipes_base_image():
+    """The README's container table shows the base image each recipe really starts from."""
+    for name in ("apptainer-conda.def", "apptainer-uv.def", "Dockerfile"):
+        recipe = (EXAMPLE / name).read_text()
+        base = re.search(r"^(?:FROM|From:)\s+(\S+)", recipe, re.M)[1]
+        row = next(line for line in README.splitlines() if line.startswith(f"| `{name}` |"))
+        assert f"`{base}`" in row, (name, base, row)

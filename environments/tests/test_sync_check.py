@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import EXAMPLE, copy_example, needs_uv, run_module
+from conftest import EXAMPLE, TOPIC, copy_example, needs_uv, run_module
 from environments.export import expected_exports
 from environments.sync_check import check, lock_versions_and_hashes
 
@@ -41,6 +41,23 @@ def test_edited_version_is_named(tmp_path, export, package, pattern, replacement
     assert len(problems) == 1 and problems[0].startswith(f"{export}: {package} ")
     done = run_module("environments.sync_check", "--project", str(project))
     assert done.returncode == 1 and package in done.stdout
+
+
+@pytest.mark.parametrize("document", ["README.md", "slides.md"])
+def test_docs_show_what_the_check_prints_for_their_edit(tmp_path, document):
+    """The docs' example: numpy edited to 2.4.5 in requirements.txt. Their OUT OF SYNC line is
+    the one the check prints for that edit (with the numpy this lock really holds)."""
+    text = (TOPIC / document).read_text()
+    shown = re.search(
+        r"^`?(OUT OF SYNC .*numpy is 2\.4\.5 but uv\.lock has numpy==\S+?)`?(?: |$)", text, re.M
+    )
+    assert shown, f"{document} no longer shows the OUT OF SYNC example"
+    project = copy_example(tmp_path / "p")
+    path = project / "requirements.txt"
+    path.write_text(re.sub(r"^numpy==\S+", "numpy==2.4.5", path.read_text(), flags=re.M))
+    done = run_module("environments.sync_check", "--project", str(project))
+    assert done.returncode == 1
+    assert shown[1] in done.stdout.splitlines(), done.stdout
 
 
 def test_tampered_hash_is_caught(tmp_path):

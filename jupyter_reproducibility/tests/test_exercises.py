@@ -3,6 +3,7 @@ passes with `solution/` applied; for exercise 02 a differently written answer pa
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -94,3 +95,16 @@ def test_checker_passes_with_the_solution(name: str, tmp_path: Path) -> None:
 def test_checker_passes_with_another_correct_answer(name: str, tmp_path: Path) -> None:
     done = check(copy_exercise(name, tmp_path, FIXTURES / name))
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_exercise_files_describe_themselves() -> None:
+    """Each starter's and solution's docstring speaks of its own file: a command in it names that
+    file, and a solution never calls itself broken."""
+    for path in sorted(EXERCISES.glob("*/*.py")) + sorted(EXERCISES.glob("*/solution/*.py")):
+        if path.name == "test_exercise.py":
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        named = set(re.findall(r"[\w./-]+\.py\b", doc))
+        assert named <= {path.relative_to(TOPIC).as_posix()}, (path, named)
+        if "solution" in path.parts:
+            assert "broken" not in doc.lower(), path

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import platform
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -75,6 +80,51 @@ def test_readme_shows_what_nbcheck_prints_on_the_fixture(fixture_check) -> None:
     block = block.split("```", 1)[0]
     mask = re.compile(r"top to bottom, [0-9.]+ s")
     assert mask.sub("", block).strip() == mask.sub("", fixture_check.stdout).strip()
+
+
+# Both experiments' accuracies and fitted weights, and which OpenBLAS kernels computed them:
+# run here and in a child process with other kernels (only scikit-learn imported there).
+MEASURE = f"""
+import json
+from threadpoolctl import threadpool_info
+from jupyter_reproducibility.experiments import load_digits_split, train_classifier
+split, results = load_digits_split(), {{}}
+for C in ({C_EXPERIMENT_1}, {C_EXPERIMENT_2}):
+    model = train_classifier(split.X_train, split.y_train, C)
+    results[str(C)] = [model.score(split.X_test, split.y_test), model.coef_.ravel().tolist()]
+kernels = [lib.get("architecture") for lib in threadpool_info() if lib["internal_api"] == "openblas"]
+measured = {{"kernels": kernels, "results": results}}
+"""
+
+
+@pytest.mark.skipif(
+    platform.machine() not in ("x86_64", "AMD64"),
+    reason="OPENBLAS_CORETYPE=Prescott names an x86 kernel set (this CPU is not x86_64)",
+)
+def test_quoted_accuracies_survive_other_blas_kernels() -> None:
+    """Why the docs quote accuracies exactly on every machine, and no weights hash: another CPU's
+    BLAS kernels change the fitted weights' bits (about 1e-7 here), not a single prediction.
+
+    OpenBLAS's generic SSE kernels (`Prescott`, in a child process) stand in for another CPU:
+    measured on AMD EPYC (SkylakeX kernels) against Prescott, Sandybridge and Haswell, max
+    |delta w| = 8.8e-08 with |w| up to 2.5; the bound 1e-5 leaves two orders of magnitude."""
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Prescott"}  # which OpenBLAS kernels numpy calls
+    cmd = [sys.executable, "-c", MEASURE + "print(json.dumps(measured))"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=TOPIC, timeout=300)
+    assert done.returncode == 0, done.stderr
+    here: dict = {}
+    exec(MEASURE, here)  # the same code, in this process, with this CPU's own kernels
+    native, other = here["measured"], json.loads(done.stdout)
+    if native["kernels"] == other["kernels"]:
+        pytest.skip(f"this CPU's OpenBLAS kernels already are {native['kernels']}")
+    for C in (C_EXPERIMENT_1, C_EXPERIMENT_2):
+        (acc, weights), (acc_other, weights_other) = (
+            native["results"][str(C)],
+            other["results"][str(C)],
+        )
+        assert acc_other == acc == expected_accuracy(C)  # every prediction the same
+        delta = max(abs(a - b) for a, b in zip(weights, weights_other, strict=True))
+        assert 0 < delta < 1e-5, (C, delta)  # the bits differ, the model does not
 
 
 @pytest.mark.slow

@@ -1,5 +1,5 @@
 """Checker for exercise 02: deptry finds no undeclared import in src/, and the report still
-prints the same accuracy and standard error.
+prints the same accuracy and fold spread.
 
 Run from environments/:  uv run pytest exercises/02-declare-the-import
 """
@@ -9,7 +9,6 @@ import re
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 from environments.undeclared import run_deptry, undeclared_modules
 from sklearn.datasets import load_digits
@@ -47,19 +46,23 @@ def test_every_import_is_declared(project):
 
 
 def test_report_prints_the_same_numbers(project, capsys, monkeypatch):
-    """Removing the import is fine; removing the error bar is not. (Run in this process: one
+    """Removing the import is fine; removing the fold spread is not. (Run in this process: one
     scikit-learn import is slow enough on a busy laptop.)"""
     scores = cross_val_score(GaussianNB(), *load_digits(return_X_y=True), cv=5)
-    expected = f"accuracy {scores.mean():.4f} +- {scores.std(ddof=1) / np.sqrt(len(scores)):.4f}"
+    expected = (
+        f"accuracy {scores.mean():.4f} over {len(scores)} folds, "
+        f"from {scores.min():.4f} to {scores.max():.4f} (sd {scores.std(ddof=1):.4f})"
+    )
     monkeypatch.syspath_prepend(str(project / "src"))
     try:
         importlib.import_module("digits_report.report").main()
     except Exception as exc:  # whatever the learner's code raises, say it in one line
         pytest.fail(f"`python -m digits_report.report` fails: {exc!r}", pytrace=False)
-    printed = re.search(r"accuracy \d\.\d{4} \+- \d\.\d{4}", capsys.readouterr().out)
+    spread = r"accuracy \d\.\d{4} over \d+ folds, from \d\.\d{4} to \d\.\d{4} \(sd \d\.\d{4}\)"
+    printed = re.search(spread, capsys.readouterr().out)
     if not printed or printed[0] != expected:
         pytest.fail(
-            f"`python -m digits_report.report` should print `{expected} (5 folds)`; it printed "
+            f"`python -m digits_report.report` should print `{expected}`; it printed "
             f"{printed[0] if printed else 'no accuracy line'!r}.",
             pytrace=False,
         )

@@ -1,6 +1,8 @@
-"""BROKEN on purpose: the trap notebook copied into marimo as is, `C` defined in two cells.
+"""Exercise 02 starter: the trap notebook copied into marimo as is, `C` defined in two cells.
 
-uv run marimo check fixtures/marimo_redefinition.py   # reports the redefinition, exit 1
+marimo refuses it until each name has one defining cell (the task is in README.md):
+
+    uv run marimo check exercises/02-marimo-app/experiments.py   # the redefinition, exit 1
 """
 
 import marimo

@@ -1,6 +1,7 @@
-"""BROKEN on purpose: the trap notebook copied into marimo as is, `C` defined in two cells.
+"""Exercise 02, one answer: each experiment has its own `C`, so every name has one defining cell.
 
-uv run marimo check fixtures/marimo_redefinition.py   # reports the redefinition, exit 1
+uv run marimo check exercises/02-marimo-app/solution/experiments.py   # exit 0
+uv run python exercises/02-marimo-app/solution/experiments.py         # prints both accuracies
 """
 
 import marimo

@@ -1,1 +1,1 @@
-"""digits-report: cross-validated accuracy of a small classifier, with its standard error."""
+"""digits-report: cross-validated accuracy of a small classifier, with the spread of its fold scores."""
