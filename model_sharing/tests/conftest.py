@@ -44,6 +44,27 @@ def _can_symlink() -> bool:
 
 # The offline Hub stand-in (reuse.publish_to_local_hub) lays files out as huggingface_hub's
 # cache does, with symlinks; Windows allows them only with Developer Mode or as administrator.
+def _loopback_up() -> bool:
+    import socket
+
+    try:
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", 0))
+            server.listen()
+            socket.create_connection(server.getsockname(), timeout=5).close()
+    except OSError:
+        return False
+    return True
+
+
+# Jupyter kernels talk to their client over 127.0.0.1; a network namespace with `lo` down
+# (plain `unshare -n`) has no loopback at all. Offline with loopback, as on a laptop, they run.
+needs_loopback = pytest.mark.skipif(
+    not _loopback_up(),
+    reason="127.0.0.1 is unreachable (a network namespace with lo down, e.g. plain `unshare -n`)"
+    " and a Jupyter kernel talks to its client over it",
+)
+
 CAN_SYMLINK = _can_symlink()
 needs_symlinks = pytest.mark.skipif(
     not CAN_SYMLINK,

@@ -8,12 +8,14 @@ import sys
 from pathlib import Path
 
 import nbformat
+from conftest import needs_loopback
 from nbclient import NotebookClient
 
 TOPIC = Path(__file__).resolve().parents[1]
 NAME = "model_sharing"
 
 
+@needs_loopback
 def test_readme_command_installs_a_kernel_that_runs_this_environment(tmp_path, monkeypatch):
     command = (
         f'uv run python -m ipykernel install --user --name {NAME} --display-name "{NAME} (uv)"'

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import needs_symlinks
+from conftest import needs_loopback, needs_symlinks
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -35,6 +35,7 @@ def printed(nb: nbformat.NotebookNode) -> str:
     return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 
 
+@needs_loopback
 @pytest.mark.slow
 def test_sharing_notebook_executes(tmp_path):
     nb = execute(NOTEBOOKS / "01-model_sharing.ipynb", tmp_path)
@@ -42,6 +43,7 @@ def test_sharing_notebook_executes(tmp_path):
     assert "bitwise-equal logits: True" in printed(nb)
 
 
+@needs_loopback
 @needs_symlinks
 @pytest.mark.slow
 def test_reuse_notebook_executes(tmp_path):
