@@ -28,6 +28,12 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 
+# The root matrix's device column: this topic has no GPU code (scikit-learn and notebooks only),
+# so every run of it is a CPU run, on any machine.
+if os.environ.get("ML_REPRO_DEVICE_FILE"):
+    Path(os.environ["ML_REPRO_DEVICE_FILE"]).write_text("cpu")
+
+
 def run_module(*args: str, cwd: Path = TOPIC, timeout: int = 300) -> subprocess.CompletedProcess:
     """Start a CLI the way the root runner can: `python -m <module>`, never a console script."""
     return subprocess.run(
