@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from modular_training.drift import another_dispatch, count_test_images, fingerprint
-from modular_training.receipt import compare_receipts, load_receipt, validate_receipt
+from modular_training.receipt import DEFAULT_ATOL, load_receipt, validate_receipt
 
 TOPIC = Path(__file__).resolve().parents[1]
 RECEIPT = [sys.executable, "-m", "modular_training.receipt"]
@@ -29,14 +29,16 @@ REFERENCE = TOPIC / "tests" / "fixtures" / "headline" / "run.json"  # the README
 X86 = platform.machine().lower() in ("x86_64", "amd64")
 
 
-def run(argv: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, cwd=TOPIC, capture_output=True, text=True, timeout=900, **kw)
+def run(argv: list[str], timeout: float = 900, **kw) -> subprocess.CompletedProcess:
+    """A hang guard, not a time limit: `timeout` is far above what any command needs."""
+    return subprocess.run(argv, cwd=TOPIC, capture_output=True, text=True, timeout=timeout, **kw)
 
 
 @pytest.fixture(scope="module")
 def drift(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("drift")
-    done = run([sys.executable, "-m", "modular_training.drift", "--out", str(out)])
+    # Six trainings: on two cores shared with other jobs this has taken over 15 minutes.
+    done = run([sys.executable, "-m", "modular_training.drift", "--out", str(out)], timeout=3600)
     assert done.returncode == 0, done.stderr[-3000:]
     table = json.loads((out / "drift.json").read_text())
     table["out"] = out
@@ -304,17 +306,25 @@ def test_readme_predicts_this_machines_headline_hash(jobs):
     row, why = check_against_readme(README.read_text(), receipt)
     print(f"headline {receipt['weights_sha256'][:12]}: {why}")
     reference = load_receipt(REFERENCE)
-    cmp = compare_receipts(REFERENCE, path)
+    gap = max_weight_gap(REFERENCE, path)
+    print(f"max |Δw| against the README's run: {gap:.1e}")
     if fingerprint(receipt) == fingerprint(reference):  # the README's own machine: every bit
-        assert receipt["weights_sha256"] == reference["weights_sha256"]
-        assert cmp.verdict == "IDENTICAL"
+        assert receipt["weights_sha256"] == reference["weights_sha256"] and gap == 0
     accuracy = receipt["metrics"]["test_accuracy"]
     if row is not None:  # the same bits, so the same accuracy as the row says
         assert f"{accuracy:.4f}" == f"{row['accuracy']:.4f}"
     one_image = 1 / count_test_images()
     assert abs(accuracy - reference["metrics"]["test_accuracy"]) <= one_image + 1e-9
-    assert cmp.verdict in ("IDENTICAL", "WITHIN TOLERANCE"), cmp.report()
-    assert cmp.max_abs_diff is not None and cmp.max_abs_diff < 1e-4, cmp.report()
+    assert gap < DEFAULT_ATOL, f"max |Δw| {gap:.1e} is beyond compare's tolerance {DEFAULT_ATOL}"
+
+
+def max_weight_gap(a: Path, b: Path) -> float:
+    """max |Δw| between the weights files of two receipts, read with safetensors directly."""
+    from safetensors.torch import load_file
+
+    wa, wb = (load_file(p.parent / load_receipt(p)["weights_file"]) for p in (a, b))
+    assert wa.keys() == wb.keys()
+    return max((wa[k] - wb[k]).abs().max().item() for k in wa)
 
 
 def test_every_drift_row_the_readme_predicts_has_its_hash(drift):
