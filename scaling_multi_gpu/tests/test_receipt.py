@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -73,8 +74,11 @@ def test_another_thread_count_is_within_tolerance_and_compare_names_it(tmp_path)
         assert done.returncode == 0 and done.stdout.startswith("IDENTICAL"), done.stdout
         print(f"{here}: 1 and 2 threads gave identical bits (these kernels do not split by thread)")
         return
-    assert done.returncode == 1 and done.stdout.startswith("WITHIN TOLERANCE"), done.stdout
-    assert "max |Δw| = " in done.stdout.splitlines()[0]
+    # Judged on the weights, not on compare's verdict word: compare also judges metrics, and a
+    # throughput metric (achieved TFLOP/s) moves with the machine's load.
+    assert done.returncode == 1, done.stdout + done.stderr
+    distance = re.search(r"max \|Δw\| = (\S+) ", done.stdout.splitlines()[0])
+    assert distance and 0 < float(distance.group(1)) <= TOLERANCE, done.stdout
     causes = done.stdout.split("fields known to change bits", 1)[1].split("other fields", 1)[0]
     assert "env.torch_threads: 1 -> 2" in causes
     assert 'env.OMP_NUM_THREADS: "1" -> "2"' in causes
