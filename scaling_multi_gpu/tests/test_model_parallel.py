@@ -3,37 +3,60 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
-import time
+from fractions import Fraction
 
 import pytest
 import torch
-
-TOLERANCE = 1e-6  # the README's stated tolerance (model_parallel.TOLERANCE must not be looser)
+from scaling_multi_gpu.model_parallel import TOLERANCE
 
 
 @pytest.fixture(scope="module")
 def mp_run(tmp_path_factory):
     """ONE real `scaling-model-parallel` run (its own torchrun launch), shared by these tests."""
     out = tmp_path_factory.mktemp("model_parallel")
-    t0 = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "scaling_multi_gpu.model_parallel", "--out", str(out)],
         capture_output=True,
         text=True,
     )
-    seconds = time.perf_counter() - t0
     assert done.returncode == 0, done.stdout + done.stderr
     summary = json.loads((out / "summary.json").read_text())
     rows = {r["variant"]: r for r in summary["variants"]}
-    return {"out": out, "summary": summary, "rows": rows, "stdout": done.stdout, "seconds": seconds}
+    return {"out": out, "summary": summary, "rows": rows, "stdout": done.stdout}
 
 
 def test_stated_tolerance(mp_run):
-    assert mp_run["summary"]["tolerance"] <= TOLERANCE
+    assert mp_run["summary"]["tolerance"] == TOLERANCE
+
+
+def test_the_tolerance_catches_micro_batch_gradients_that_are_not_averaged():
+    """Negative control, in this process: accumulating 4 micro-batches' gradients WITHOUT dividing
+    by 4 (a pipeline with scale_grads=False) trains another model, far outside the tolerance;
+    dividing by 4 stays inside it."""
+    from scaling_multi_gpu import model_parallel as mp
+
+    torch.set_num_threads(1)
+    cfg = mp.Config()
+    train, _ = mp.make_data(cfg)
+    reference = mp.build_model(cfg)
+    mp.sgd_loop(reference, cfg, train)
+
+    def accumulated(divide: bool) -> float:
+        model = mp.build_model(cfg)
+        optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr)
+        for x, y in mp.batches(train, cfg):
+            optimizer.zero_grad()
+            for xm, ym in zip(x.chunk(4), y.chunk(4), strict=True):
+                loss = torch.nn.functional.cross_entropy(model(xm), ym)
+                (loss / 4 if divide else loss).backward()
+            optimizer.step()
+        return max((a - b).abs().max().item() for a, b in zip(model.parameters(), reference.parameters(), strict=True))  # fmt: skip
+
+    assert 0 < accumulated(divide=True) <= TOLERANCE
+    assert accumulated(divide=False) > 10 * TOLERANCE  # measured 4.8e-2
 
 
 @pytest.mark.parametrize("variant", ["tp", "pp-gpipe", "pp-1f1b"])
@@ -110,17 +133,58 @@ def test_receipts_and_weights_per_variant(mp_run):
 
 
 def test_pipeline_bubble_follows_the_formula(mp_run):
+    """Counted from the order each stage really ran (no clock): exactly (p-1)/(m+p-1)."""
     bubble = mp_run["summary"]["pipeline_bubble"]
-    gpipe = {b["micro_batches"]: b["measured"] for b in bubble if b["schedule"] == "gpipe"}
-    assert sorted(gpipe) == [1, 2, 4, 8]
-    assert [b["theory"] for b in bubble if b["schedule"] == "gpipe"] == [0.5, 0.3333, 0.2, 0.1111]
-    # m = 1 idles half the step, as (p-1)/(m+p-1) says; more micro-batches, a smaller bubble.
-    assert abs(gpipe[1] - 0.5) < 0.1, gpipe
-    assert gpipe[1] > gpipe[2] > gpipe[4], gpipe
-    # At m = 8 the per-message cost (a few ms, more when the cores are shared) is a large part of
-    # the 15 ms micro-batch steps: only on a machine that is not oversubscribed is it checked.
-    if os.getloadavg()[0] <= (os.cpu_count() or 1):
-        assert gpipe[8] < min(gpipe[4], 0.2), gpipe
+    assert sorted(b["micro_batches"] for b in bubble if b["schedule"] == "gpipe") == [1, 2, 4, 8]
+    assert sorted(b["micro_batches"] for b in bubble if b["schedule"] == "1f1b") == [2, 4, 8]
+    for b in bubble:
+        p, m = b["stages"], b["micro_batches"]
+        assert p == 2 and Fraction(b["counted"]) == Fraction(p - 1, m + p - 1), b
+        # The timed bubble is a benchmark (printed; it grows with per-message costs and load):
+        # only its form is checked here, never its size.
+        assert 0 <= b["measured"] < 1, b
+
+
+def in_flight(order: str) -> int:
+    """Most micro-batches whose forward ran but whose backward has not: activations held."""
+    held, most = 0, 0
+    for op in order.split():
+        held += 1 if op.startswith("F") else -1
+        most = max(most, held)
+    return most
+
+
+def test_each_stage_ran_every_micro_batch_forward_then_backward(mp_run):
+    for b in mp_run["summary"]["pipeline_bubble"]:
+        m = b["micro_batches"]
+        for order in b["order_per_stage"]:
+            ops = order.split()
+            assert sorted(ops) == sorted([f"F{k}" for k in range(m)] + [f"B{k}" for k in range(m)])
+            assert all(ops.index(f"F{k}") < ops.index(f"B{k}") for k in range(m)), order
+
+
+def test_1f1b_holds_fewer_micro_batches_than_gpipe(mp_run):
+    """Same bubble, other order: 1F1B starts backwards early, so it keeps at most p micro-batches'
+    activations where GPipe keeps all m."""
+    rows = {(b["schedule"], b["micro_batches"]): b for b in mp_run["summary"]["pipeline_bubble"]}
+    gpipe, one_f_one_b = rows[("gpipe", 8)], rows[("1f1b", 8)]
+    assert [in_flight(o) for o in gpipe["order_per_stage"]] == [8, 8]
+    assert max(in_flight(o) for o in one_f_one_b["order_per_stage"]) <= one_f_one_b["stages"]
+    assert gpipe["counted"] == one_f_one_b["counted"]
+
+
+def test_the_count_tells_a_pipeline_from_running_micro_batches_one_by_one():
+    """Negative controls for the counter: without pipelining a stage idles half the time, for
+    any m; orders that wait on each other never finish."""
+    from scaling_multi_gpu.pipeline_bubble import counted_bubble
+
+    m = 4
+    gpipe = [("F", k) for k in range(m)] + [("B", k) for k in range(m)]
+    one_by_one = [op for k in range(m) for op in (("F", k), ("B", k))]
+    assert counted_bubble([gpipe, gpipe]) == Fraction(1, m + 1)
+    assert counted_bubble([one_by_one, one_by_one]) == Fraction(1, 2)
+    with pytest.raises(ValueError, match="never finish"):
+        counted_bubble([[("B", 0), ("F", 0)], [("F", 0), ("B", 0)]])
 
 
 def test_readme_numbers_come_from_the_run(mp_run):
@@ -131,12 +195,6 @@ def test_readme_numbers_come_from_the_run(mp_run):
     assert f"head, {round(full / 1000)}k parameters)" in readme
     stated = re.search(r"\*\*Within tolerance \(([0-9.e-]+)\), not bit for bit", readme)
     assert stated and float(stated.group(1)) == mp_run["summary"]["tolerance"]
-
-
-def test_finishes_in_under_a_minute(mp_run):
-    # "< 60 s on 2 idle cores"; on a shared machine the limit grows with the oversubscription.
-    busy = max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
-    assert mp_run["seconds"] < 60 * busy, f"{mp_run['seconds']:.0f} s at load x{busy:.1f}"
 
 
 @pytest.mark.parametrize(
@@ -182,3 +240,57 @@ def test_bad_input_exit_code_in_a_real_process(tmp_path):
     )
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("error: ")
+
+
+# The README's table: world, m, "= single", accuracy and verdict are machine-independent (checked
+# everywhere); hashes and |Δw| belong to the fingerprint the README names (exact there, within the
+# tolerance elsewhere); step ms is a benchmark (never compared).
+MP_ROW = re.compile(
+    r"^(?P<variant>\S+)\s+(?P<world>\d+)\s+(?P<m>\S+)\s+(?P<sha>[0-9a-f]{12}) (?P<eq>yes|no)\s+"
+    r"(?P<diff>\S+)\s+(?P<acc>[0-9.]+)\s+[0-9.]+\s+(?P<verdict>\S+)$"
+)
+MEASURED_RANGE = re.compile(
+    r"Measured ([0-9.e-]+) to ([0-9.e-]+) on\s+ATen's AVX512, AVX2 and DEFAULT"
+)
+
+
+def mp_rows(text: str) -> dict[str, dict[str, str]]:
+    matches = (MP_ROW.match(line) for line in text.splitlines())
+    return {m["variant"]: m.groupdict() for m in matches if m}
+
+
+def test_readme_table_is_what_this_machine_prints(mp_run):
+    from pathlib import Path
+
+    from scaling_multi_gpu.model_parallel_report import render
+
+    from scaling_multi_gpu import kernels
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    label = re.search(
+        r"It prints the fingerprint of its kernels, then \(here on\n`([^`]+)`", readme
+    )
+    stated = mp_rows(readme[label.end() :].split("```")[1])
+    summary = mp_run["summary"]
+    ran = mp_rows(render(summary["variants"], summary["pipeline_bubble"], summary["tolerance"]))
+    assert set(ran) == set(stated) and len(ran) == 5
+    here = kernels.label(kernels.fingerprint())
+    for variant, got in ran.items():
+        want = stated[variant]
+        for field in ("world", "m", "eq", "acc", "verdict"):
+            assert got[field] == want[field], (variant, field)
+        if here == label.group(1):
+            assert (got["sha"], got["diff"]) == (want["sha"], want["diff"]), variant
+        else:
+            assert float(got["diff"]) <= TOLERANCE and float(want["diff"]) <= TOLERANCE
+    low, high = (float(x) for x in MEASURED_RANGE.search(readme).groups())
+    measured_on = {label.group(1).replace("ATen AVX512 / MKL_CBWR unset", k) for k in (
+        "ATen AVX512 / MKL_CBWR unset", "ATen AVX2 / MKL_CBWR unset", "ATen DEFAULT / MKL_CBWR COMPATIBLE")}  # fmt: skip
+    # As printed (3 significant digits), the way the README quotes them:
+    diffs = [float(f"{r['max_abs_diff_vs_single']:.2e}") for r in summary["variants"] if r["kind"] != "single"]  # fmt: skip
+    if here in measured_on:  # the README's range was measured on these three fingerprints
+        assert all(low <= d <= high for d in diffs), diffs
+    else:
+        print(
+            f"{here}: not one of the measured fingerprints; |Δw| {min(diffs):.1e}-{max(diffs):.1e}"
+        )

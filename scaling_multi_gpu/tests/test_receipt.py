@@ -1,7 +1,9 @@
-"""The thread count is part of the computation, and the receipt says so.
+"""The thread count can be part of the computation, and the receipt says so.
 
-Two one-process training runs that differ only in OMP_NUM_THREADS end with other bits; the
-shared receipt command (`python -m scaling_multi_gpu.receipt compare`) reports how far apart the
+Two one-process training runs that differ only in OMP_NUM_THREADS end with other bits where the
+kernels split their sums by thread (ATen AVX512, AVX2 and DEFAULT kernels with oneDNN at AVX512;
+not DEFAULT kernels with oneDNN at AVX2); the shared
+receipt command (`python -m scaling_multi_gpu.receipt compare`) reports how far apart the
 weights are and names the thread count as the cause. On a GPU machine, a CPU run and a CUDA run of
 the same configuration are compared the same way.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +36,25 @@ def train(out: Path, *args: str, env: dict[str, str] | None = None) -> Path:
     return receipt
 
 
-def test_another_thread_count_changes_the_bits_and_compare_names_it(tmp_path):
+# Kernel paths on which 1 and 2 intra-op threads were measured to give other bits (the small CNN,
+# 12 steps; tests/README.md): their kernels split the sums by thread. With ATen's DEFAULT kernels,
+# MKL_CBWR=COMPATIBLE and oneDNN at AVX2 (here with ONEDNN_MAX_CPU_ISA=AVX2, and on an AVX2-only
+# CPU) the same two runs were bitwise equal.
+THREADS_CHANGE_BITS = {
+    "torch 2.15.0+cu132, x86_64 AuthenticAMD; AVX512 / ATen AVX512 / MKL_CBWR unset",
+    "torch 2.15.0+cu132, x86_64 AuthenticAMD; AVX512 / ATen AVX2 / MKL_CBWR unset",
+    "torch 2.15.0+cu132, x86_64 AuthenticAMD; AVX512 / ATen DEFAULT / MKL_CBWR COMPATIBLE",
+}
+
+
+def test_another_thread_count_is_within_tolerance_and_compare_names_it(tmp_path):
+    """Everywhere: 2 threads train the 1-thread model within tolerance, and where the bits differ
+    `compare` names the thread count as the cause. Whether the bits differ depends on the
+    kernels: asserted on the kernel paths measured to split sums by thread, reported elsewhere."""
+    from scaling_multi_gpu.equivalence import TOLERANCE
+
+    from scaling_multi_gpu import kernels
+
     # PASSIVE: waiting OpenMP threads sleep instead of spinning (same results, no 20x slowdown
     # when the cores are busy).
     one = train(tmp_path / "one", "--device", "cpu", env={"OMP_NUM_THREADS": "1"})
@@ -45,12 +66,19 @@ def test_another_thread_count_changes_the_bits_and_compare_names_it(tmp_path):
     )
     a, b = (json.loads(p.read_text()) for p in (one, two))
     assert (a["env"]["torch_threads"], b["env"]["torch_threads"]) == (1, 2)
-    assert a["weights_sha256"] != b["weights_sha256"], (
-        "2 threads gave the same bits: nothing to explain"
-    )
-    done = run([*RECEIPT, "compare", str(one), str(two)])
+    # The topic's tolerance (1e-3, equivalence.py): a flipped max-pool decision may cost ~1e-4.
+    done = run([*RECEIPT, "compare", str(one), str(two), "--atol", str(TOLERANCE)])
+    here = kernels.label(kernels.fingerprint())
+    if a["weights_sha256"] == b["weights_sha256"]:
+        assert here not in THREADS_CHANGE_BITS, f"{here}: measured to change bits, now it did not"
+        assert done.returncode == 0 and done.stdout.startswith("IDENTICAL"), done.stdout
+        print(f"{here}: 1 and 2 threads gave identical bits (these kernels do not split by thread)")
+        return
+    # Judged on the weights, not on compare's verdict word: compare also judges metrics, and a
+    # throughput metric (achieved TFLOP/s) moves with the machine's load.
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "max |Δw| = " in done.stdout.splitlines()[0]
+    distance = re.search(r"max \|Δw\| = (\S+) ", done.stdout.splitlines()[0])
+    assert distance and 0 < float(distance.group(1)) <= TOLERANCE, done.stdout
     causes = done.stdout.split("fields known to change bits", 1)[1].split("other fields", 1)[0]
     assert "env.torch_threads: 1 -> 2" in causes
     assert 'env.OMP_NUM_THREADS: "1" -> "2"' in causes

@@ -8,7 +8,7 @@ import argparse
 import time
 from pathlib import Path
 
-from scaling_multi_gpu import hwinfo
+from scaling_multi_gpu import hwinfo, kernels
 from scaling_multi_gpu.cli import run_cli
 from scaling_multi_gpu.equivalence import TOLERANCE, render, run_equivalence
 
@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = run_equivalence(
             args.out, nproc=2, steps=args.steps, figure=args.figure or args.out / "equivalence.png"
         )
-        print("\n" + render(rows))
+        # Hashes and error sizes belong to the kernels that computed them: say which.
+        print(f"\nfingerprint: {kernels.label(kernels.fingerprint())}")
+        print(render(rows))
         print(
             f"\nbitwise equal to DDP: {', '.join(r['variant'] for r in rows if r['bitwise_equal_to_ddp'])}"
         )
