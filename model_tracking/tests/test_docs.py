@@ -66,7 +66,7 @@ def test_the_nvidia_package_count_in_the_readme_matches_the_lock():
 # row measured) and checked exactly everywhere. Off every row, the weights must still lie within
 # WEIGHTS_ATOL of the first row's weights, committed as tests/fixtures/headline-weights.safetensors:
 # the kernel paths measured moved them by at most 1.2e-6 (sums in another order, 15 epochs of
-# Adam at lr 0.01), another seed moves them by tenths; 1e-4 is also `receipt compare`'s default.
+# Adam at lr 0.01), another seed moves them by tenths.
 WEIGHTS_ATOL = 1e-4
 REFERENCE_WEIGHTS = TOPIC / "tests" / "fixtures" / "headline-weights.safetensors"
 

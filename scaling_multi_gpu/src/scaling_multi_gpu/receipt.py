@@ -66,8 +66,8 @@ CAUSE_ORDER = [
     r"git\..*",
 ]
 # Metrics that measure the machine, not the model: reported by `compare`, never judged.
-TIMING_METRIC = re.compile(r"(second|time|_ms|per_s|throughput|memory|mfu)", re.IGNORECASE)
-DEFAULT_ATOL = 1e-4  # max |Δw|: kernel drift measured ~3e-7, a seed change ~1e-1 (CONTRIBUTING.md)
+TIMING_METRIC = re.compile(r"(second|time|_ms|per_s|throughput|memory|mfu|flops)", re.IGNORECASE)
+DEFAULT_ATOL = 1e-2  # max |Δw|: other kernels moved weights <= 9e-4, another seed >= 0.46
 DEFAULT_METRIC_ATOL = 0.01  # e.g. 2.7 of the 270 test images of modular_training's split
 
 
