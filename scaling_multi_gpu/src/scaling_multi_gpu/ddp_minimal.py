@@ -83,4 +83,5 @@ if rank == 0:  # every rank holds the same weights now; one writes them
         command=["torchrun", "-m", "scaling_multi_gpu.ddp_minimal", *sys.argv[1:]],
     )  # fmt: skip
     print(f"rank 0 of {world}: {step} steps, loss {loss.item():.4f}, weights_sha256 {sha}")
+dist.barrier()  # WHY: leave together; a rank that tears gloo down while rank 0 writes can abort
 dist.destroy_process_group()
