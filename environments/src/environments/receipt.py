@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -234,20 +235,35 @@ def env_info(device: str = "cpu") -> dict[str, Any]:
 # ----------------------------------------------------------------------------- writing
 
 
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON to a temporary file, then rename: a crash never leaves half a receipt."""
+def atomic_write(path: Path, data: bytes | str | Callable[[Path], object]) -> Path:
+    """Write `path` whole or not at all: into a temporary file beside it, then one rename.
+
+    `data` is the bytes or text to write, or a function that writes a file at the path it is
+    given (`lambda tmp: save_file(tensors, tmp)`, `lambda tmp: fig.savefig(tmp, format="png")`).
+    A crash or Ctrl-C mid-write leaves the old file (or none), never half a file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2, sort_keys=False)
-            f.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a receipt is for sharing
+        with os.fdopen(fd, "wb") as f:
+            if isinstance(data, str):
+                f.write(data.encode())
+            elif isinstance(data, bytes):
+                f.write(data)
+        if callable(data):
+            data(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private; results are for sharing
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Write JSON whole or not at all: a crash never leaves half a receipt."""
+    atomic_write(path, json.dumps(payload, indent=2, sort_keys=False) + "\n")
 
 
 def command_line() -> list[str]:
