@@ -321,3 +321,40 @@ def check_no_load_average(root: Path) -> list[str]:
                             f"({match.group(0)}); print timings from a benchmark command instead"
                         )
     return problems
+
+
+# deptry finds imports that the project does not declare (they work here only because another
+# package pulled them in). The receipt module is skipped: it is the same file in every topic and
+# imports torch, numpy and safetensors only where a topic has them (guarded by try/except).
+# DEP002 (declared but not imported) is left out: tools such as nbstripout are used, not imported.
+DEPTRY_ARGS = ["--no-ansi", "--ignore", "DEP002", "--extend-exclude", r".*receipt(_tools)?\.py"]
+
+
+def check_declared_imports(
+    project_dir: Path, deptry: list[str], site_packages: str | None = None
+) -> list[str]:
+    """deptry's findings for `src/` of one project, each as `file:line: CODE message`.
+
+    `deptry` is the command that starts it (the environments topic locks it); `site_packages` is
+    the project's own, so deptry maps each import to the package that provides it *there*.
+    """
+    package = project_dir.name
+    report = project_dir / ".deptry.json"
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    if site_packages:
+        env["PYTHONPATH"] = site_packages
+    cmd = [*deptry, "src", "--known-first-party", package, *DEPTRY_ARGS, "--json-output", report]
+    try:
+        done = subprocess.run(
+            [str(c) for c in cmd], cwd=project_dir, env=env, capture_output=True, text=True
+        )
+        if not report.is_file():
+            return [f"{package}: deptry did not run: {done.stderr.strip()[-400:]}"]
+        findings = json.loads(report.read_text())
+    finally:
+        report.unlink(missing_ok=True)
+    return [
+        f"{package}/{f['location']['file']}:{f['location']['line']}: "
+        f"{f['error']['code']} {f['error']['message']}"
+        for f in findings
+    ]
