@@ -358,3 +358,25 @@ def check_declared_imports(
         f"{f['error']['code']} {f['error']['message']}"
         for f in findings
     ]
+
+
+PRE_COMMIT_REPO = re.compile(r"-\s*repo:\s*\S*/([\w.-]+?)(?:\.git)?\s*\n\s*rev:\s*v?([\w.]+)")
+
+
+def check_pre_commit_pins(root: Path) -> list[str]:
+    """A pre-commit hook that is also a locked package (nbstripout) runs the locked version:
+    one tool, one version, wherever a learner meets it."""
+    locked: dict[str, set[str]] = {}
+    for project in discover_projects(root):
+        for name, versions in locked_versions(root / project / "uv.lock").items():
+            locked.setdefault(name, set()).update(versions)
+    problems = []
+    for config in sorted(p for p in repo_files(root) if p.name == ".pre-commit-config.yaml"):
+        for name, rev in PRE_COMMIT_REPO.findall(config.read_text()):
+            versions = locked.get(name.lower())
+            if versions and rev not in versions:
+                problems.append(
+                    f"{config.relative_to(root)}: {name} rev {rev}, but the locks hold "
+                    f"{', '.join(sorted(versions))}"
+                )
+    return problems

@@ -21,6 +21,7 @@ from checks import (
     check_locks,
     check_no_load_average,
     check_notebooks_stripped,
+    check_pre_commit_pins,
     check_receipt_fields_documented,
     check_receipts_identical,
     check_shared_versions,
@@ -73,6 +74,37 @@ def test_every_topic_has_checked_exercises(repo: Path) -> None:
 
 def test_no_test_reads_the_load_average(repo: Path) -> None:
     assert_no_problems(check_no_load_average(repo))
+
+
+def test_pre_commit_hooks_run_the_locked_version(repo: Path) -> None:
+    assert_no_problems(check_pre_commit_pins(repo))
+
+
+# The four terms of the day, credited to The Turing Way (its 2x2 of data and analysis). The
+# opening deck, the overfitting deck and the root README must define them the same way.
+TERMS = """| | same data | different data |
+|---|---|---|
+| **same analysis** | reproducible | replicable |
+| **different analysis** | robust | generalisable |
+
+Terms from The Turing Way; ACM's *repeatable* (same team, same setup) is a fifth, narrower word."""
+
+
+def terms_table(text: str) -> str | None:
+    """The block from the table's header line through the credit line, or None."""
+    start = text.find("| | same data | different data |")
+    end = text.find("narrower word.", start)
+    return None if start < 0 or end < 0 else text[start : end + len("narrower word.")]
+
+
+@pytest.mark.parametrize("doc", ["slides.md", "README.md", "overfitting/slides.md"])
+def test_the_four_terms_are_defined_the_same_way(repo: Path, doc: str) -> None:
+    text = (repo / doc).read_text()
+    assert terms_table(text) == TERMS, f"{doc}: the terms table differs from the day's table"
+    # No second, different definition of a term in the same file (the old decks had one).
+    for term in ("robust", "replicable", "generalisable"):
+        rows = [ln for ln in text.splitlines() if re.match(rf"\|\s*\**{term}\**\s*\|", ln)]
+        assert not rows, f"{doc}: another definition of {term!r}: {rows}"
 
 
 def test_readme_tells_learners_how_to_work(repo: Path) -> None:

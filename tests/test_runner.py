@@ -19,6 +19,7 @@ from checks import (
     check_file_sizes,
     check_locks,
     check_no_load_average,
+    check_pre_commit_pins,
     check_receipt_fields_documented,
     check_receipts_identical,
     check_skeleton,
@@ -579,3 +580,17 @@ def test_workflow_checks_catch_planted_faults(tmp_path: Path) -> None:
     fails(checks[2], tmp_path / ".ci" / "apt-packages.txt", "munge  ", "munge  environments #")
     fails(checks[3], ci, "runs-on: macos-14", "runs-on: ubuntu-24.04")
     fails(checks[3], ci, "--topics=${{ matrix.topic }} --other-cpu", "--topics=${{ matrix.topic }}")
+
+
+def test_a_pre_commit_hook_at_another_version_than_the_lock_is_named(tmp_path: Path) -> None:
+    topic = tmp_path / "notebooks_topic"
+    (topic / "tests").mkdir(parents=True)
+    (topic / "pyproject.toml").write_text('[project]\nname = "notebooks-topic"\nversion = "0"\n')
+    (topic / "uv.lock").write_text('[[package]]\nname = "nbstripout"\nversion = "0.9.1"\n')
+    hook = "repos:\n  - repo: https://github.com/kynan/nbstripout\n    rev: {}\n    hooks:\n"
+    (tmp_path / ".pre-commit-config.yaml").write_text(hook.format("0.9.1"))
+    assert check_pre_commit_pins(tmp_path) == []
+    (topic / ".pre-commit-config.yaml").write_text(hook.format("0.8.1"))
+    assert check_pre_commit_pins(tmp_path) == [
+        "notebooks_topic/.pre-commit-config.yaml: nbstripout rev 0.8.1, but the locks hold 0.9.1"
+    ]
