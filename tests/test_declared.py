@@ -1,9 +1,9 @@
 """Every import a project's code makes is declared in its pyproject.toml (checked by deptry).
 
 An import that works only because another package pulled it in breaks the day that package
-drops it, and a learner who copies one topic folder gets the failure. deptry runs from the
-environments topic's locked environment and maps imports to packages with the checked
-project's own environment on its path.
+drops it, and a learner who copies one topic folder gets the failure. deptry (the version the
+environments topic locks) maps imports to packages with the checked project's own environment
+on its path.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from checks import check_declared_imports
+from checks import check_declared_imports, locked_versions
 from runner import topic_env
 
 
@@ -39,12 +39,15 @@ def site_packages(project: Path) -> str:
 
 
 def deptry_command(repo: Path) -> list[str]:
-    return ["uv", "run", "--locked", "--quiet", "--project", str(repo / "environments"), "deptry"]
+    """deptry at the version the environments topic locks (it teaches it), in uv's tool cache:
+    no project environment has to be synced for it."""
+    (version,) = locked_versions(repo / "environments" / "uv.lock")["deptry"]
+    return ["uvx", "--quiet", "--from", f"deptry=={version}", "deptry"]
 
 
 def test_imports_are_declared(topic: str, repo: Path, request: pytest.FixtureRequest) -> None:
     if request.config.getoption("--env") == "current":
-        pytest.skip("deptry runs from the environments topic's locked environment (--env=uv)")
+        pytest.skip("deptry reads each project's own locked environment (--env=uv)")
     if not (repo / topic / "src").is_dir():
         pytest.skip(f"{topic} has no src/ folder")
     problems = check_declared_imports(
