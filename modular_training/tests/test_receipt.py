@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from modular_training.drift import another_dispatch, count_test_images, fingerprint
-from modular_training.receipt import DEFAULT_ATOL, load_receipt, validate_receipt
+from modular_training.receipt_tools import DEFAULT_ATOL, load_receipt, validate_receipt
 
 TOPIC = Path(__file__).resolve().parents[1]
 RECEIPT = [sys.executable, "-m", "modular_training.receipt"]
