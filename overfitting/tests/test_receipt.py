@@ -77,6 +77,27 @@ def test_verify_reruns_a_ladder_receipt_and_says_match(ladder_runs):
     assert done.returncode == 0 and "MATCH" in done.stdout, done.stdout + done.stderr
 
 
+# The experiments no other test runs from the command line, at their smallest settings.
+SMALLEST = {
+    "of-leakage": ("overfitting.leakage", ["--parts", "c_grouped", "--reps", "1"]),
+    "of-holdout": ("overfitting.reusable_holdout", ["--n", "300", "--d", "60", "--reps", "1"]),
+    "of-seeds": ("overfitting.seed_lottery", []),
+}
+
+
+@pytest.mark.verifies("of-leakage")
+@pytest.mark.verifies("of-holdout")
+@pytest.mark.verifies("of-seeds")
+@pytest.mark.parametrize("kind", SMALLEST)
+def test_verify_reruns_each_experiment_and_says_match(kind, tmp_path):
+    module, args = SMALLEST[kind]
+    done = run([sys.executable, "-m", module, *args, "--out", str(tmp_path / "a")])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["command"][0] == kind
+    done = run([*RECEIPT, "verify", str(tmp_path / "a" / "run.json")])
+    assert done.returncode == 0 and "MATCH" in done.stdout, done.stdout + done.stderr
+
+
 # ----------------------------------------------------------------------------- the receipt module
 # The receipt module is the same file in every topic; its generic behaviour is tested here, in
 # the topic without torch, in-process: writing, `out`, measurements, the cause table, bad input.

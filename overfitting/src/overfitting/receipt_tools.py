@@ -145,6 +145,7 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
 }
 # Fields every command here needs; the others may be missing from receipts older than them.
 NEEDED = ["topic", "command", "env", "metrics", "weights_sha256"]
+ADDED_LATER = ["out", "measurements"]  # a receipt written before them is still complete
 
 
 class ReceiptError(ValueError):
@@ -158,7 +159,7 @@ def receipt_problems(receipt: Any, *, complete: bool = True) -> list[str]:
     """
     if not isinstance(receipt, dict):
         return ["not a JSON object"]
-    names = RECEIPT_FIELDS if complete else NEEDED
+    names = [k for k in RECEIPT_FIELDS if k not in ADDED_LATER] if complete else NEEDED
     problems = [f"missing field {k!r}" for k in names if k not in receipt]
     for key, types in FIELD_TYPES.items():
         value = receipt.get(key)
