@@ -205,26 +205,103 @@ def check_shared_versions(root: Path) -> list[str]:
     return problems
 
 
+RECEIPT_FILES = ["receipt.py", "receipt_tools.py"]
+MAX_RECEIPT_LINES = 220  # receipt.py is what a learner reads; the tools can be longer
+
+
 def check_receipts_identical(root: Path) -> list[str]:
-    """The receipt module is ONE file, byte-identical in every topic; name each copy that is not.
+    """The receipt module is ONE pair of files, byte-identical in every topic; name each odd copy.
 
     The odd ones out are the copies that differ from the version most topics have.
     """
-    copies = {t: root / t / "src" / t / "receipt.py" for t in discover_topics(root)}
-    problems = [f"{t}: missing src/{t}/receipt.py" for t, p in copies.items() if not p.is_file()]
-    digests = {
-        t: hashlib.sha256(p.read_bytes()).hexdigest() for t, p in copies.items() if p.is_file()
-    }
-    if len(set(digests.values())) <= 1:
-        return problems
-    common = Counter(digests.values()).most_common(1)[0][0]
-    reference = next(t for t, d in digests.items() if d == common)
-    for topic, digest in sorted(digests.items()):
-        if digest != common:
+    problems = []
+    for name in RECEIPT_FILES:
+        copies = {t: root / t / "src" / t / name for t in discover_topics(root)}
+        problems += [f"{t}: missing src/{t}/{name}" for t, p in copies.items() if not p.is_file()]
+        digests = {
+            t: hashlib.sha256(p.read_bytes()).hexdigest() for t, p in copies.items() if p.is_file()
+        }
+        if len(set(digests.values())) <= 1:
+            continue
+        common = Counter(digests.values()).most_common(1)[0][0]
+        reference = next(t for t, d in digests.items() if d == common)
+        for topic, digest in sorted(digests.items()):
+            if digest != common:
+                problems.append(
+                    f"{topic}/src/{topic}/{name} differs from {reference}/src/{reference}/{name}"
+                    " (the receipt module must be byte-identical in every topic: copy one over the other)"
+                )
+    return problems
+
+
+def check_receipt_size(root: Path) -> list[str]:
+    """receipt.py, the file a learner reads, stays at most MAX_RECEIPT_LINES lines."""
+    problems = []
+    for topic in discover_topics(root):
+        path = root / topic / "src" / topic / "receipt.py"
+        lines = len(path.read_text().splitlines()) if path.is_file() else 0
+        if lines > MAX_RECEIPT_LINES:
             problems.append(
-                f"{topic}/src/{topic}/receipt.py differs from {reference}/src/{reference}/receipt.py"
-                " (the receipt module must be byte-identical in every topic: copy one over the other)"
+                f"{topic}/src/{topic}/receipt.py has {lines} lines, more than {MAX_RECEIPT_LINES}:"
+                " move reading and checking code to receipt_tools.py"
             )
+    return problems
+
+
+# `@pytest.mark.verifies("tracking-train")` on a test that runs `receipt verify` on that kind.
+VERIFIES = re.compile(r"""pytest\.mark\.verifies\(\s*["']([^"']+)["']""")
+
+
+def receipt_kinds(root: Path, topic: str) -> tuple[list[str], dict[str, str], dict[str, list[str]]]:
+    """The kinds of receipt a topic declares ([tool.ml-repro.receipts] kinds in its pyproject),
+    the commands it exempts (`exempt`: name -> why it writes none), and for each kind its tests
+    marked @pytest.mark.verifies(kind)."""
+    try:
+        pyproject = tomllib.loads((root / topic / "pyproject.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return [], {}, {}
+    table = pyproject.get("tool", {}).get("ml-repro", {}).get("receipts", {})
+    marked: dict[str, list[str]] = {}
+    for path in sorted((root / topic / "tests").rglob("*.py")):
+        for kind in VERIFIES.findall(path.read_text(errors="replace")):
+            marked.setdefault(kind, []).append(path.name)
+    return list(table.get("kinds", [])), dict(table.get("exempt", {})), marked
+
+
+def check_receipts_verified(root: Path) -> list[str]:
+    """Each kind of receipt a topic writes has a test that `verify` re-runs it (or refuses it).
+
+    A kind is a command (`tracking-train`, `torchrun -m scaling_multi_gpu.train`, `papermill`);
+    a [project.scripts] command whose module calls write_run_json must be one of them.
+    """
+    problems = []
+    for topic in discover_topics(root):
+        kinds, exempt, marked = receipt_kinds(root, topic)
+        for kind in kinds:
+            if kind not in marked:
+                problems.append(
+                    f"{topic}: no test marked @pytest.mark.verifies({kind!r}) runs `receipt"
+                    f" verify` on a {kind} receipt"
+                )
+        for kind, files in sorted(marked.items()):
+            if kind not in kinds:
+                problems.append(
+                    f"{topic}: {', '.join(files)} verifies {kind!r}, which is not in"
+                    " [tool.ml-repro.receipts] kinds of its pyproject.toml"
+                )
+        try:
+            scripts = tomllib.loads((root / topic / "pyproject.toml").read_text())["project"]
+            scripts = scripts.get("scripts", {})
+        except (OSError, KeyError, tomllib.TOMLDecodeError):
+            scripts = {}
+        for name, target in sorted(scripts.items()):
+            module = root / topic / "src" / Path(*target.split(":")[0].split("."))
+            source = module.with_suffix(".py")
+            writes = source.is_file() and "write_run_json(" in source.read_text()
+            if writes and name not in kinds and name not in exempt:
+                problems.append(
+                    f"{topic}: {name} writes run.json but is not in [tool.ml-repro.receipts] kinds"
+                )
     return problems
 
 

@@ -23,7 +23,9 @@ from checks import (
     check_notebooks_stripped,
     check_pre_commit_pins,
     check_receipt_fields_documented,
+    check_receipt_size,
     check_receipts_identical,
+    check_receipts_verified,
     check_shared_versions,
     check_skeleton,
 )
@@ -62,6 +64,14 @@ def test_shared_libraries_locked_at_one_version(repo: Path) -> None:
 
 def test_receipt_module_is_one_file_in_every_topic(repo: Path) -> None:
     assert_no_problems(check_receipts_identical(repo))
+
+
+def test_receipt_py_stays_short_enough_to_read(repo: Path) -> None:
+    assert_no_problems(check_receipt_size(repo))
+
+
+def test_every_kind_of_receipt_has_a_verify_test(repo: Path) -> None:
+    assert_no_problems(check_receipts_verified(repo))
 
 
 def test_every_receipt_field_is_documented(repo: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from checks import (
+    MAX_RECEIPT_LINES,
     check_cross_imports,
     check_exercises,
     check_file_sizes,
@@ -21,7 +22,9 @@ from checks import (
     check_no_load_average,
     check_pre_commit_pins,
     check_receipt_fields_documented,
+    check_receipt_size,
     check_receipts_identical,
+    check_receipts_verified,
     check_skeleton,
 )
 from runner import (
@@ -489,11 +492,12 @@ def test_env_current_uses_the_active_interpreter(tmp_path: Path) -> None:
 
 def fake_topics(root: Path, names: list[str]) -> None:
     """Bare topic folders (a pyproject is all discovery needs) with a copy of the real receipt."""
-    real = next((TESTS_DIR.parent).glob("*/src/*/receipt.py")).read_bytes()
+    real = next((TESTS_DIR.parent).glob("*/src/*/receipt.py"))
     for name in names:
         (root / name / "src" / name).mkdir(parents=True)
         (root / name / "pyproject.toml").write_text(f'[project]\nname = "{name}"\n')
-        (root / name / "src" / name / "receipt.py").write_bytes(real)
+        for part in ("receipt.py", "receipt_tools.py"):
+            (root / name / "src" / name / part).write_bytes((real.parent / part).read_bytes())
 
 
 def test_one_changed_byte_in_one_receipt_copy_is_named(tmp_path: Path) -> None:
@@ -507,6 +511,53 @@ def test_one_changed_byte_in_one_receipt_copy_is_named(tmp_path: Path) -> None:
     assert len(problems) == 1 and problems[0].startswith("beta/src/beta/receipt.py differs from")
     (tmp_path / "gamma" / "src" / "gamma" / "receipt.py").unlink()
     assert "gamma: missing src/gamma/receipt.py" in check_receipts_identical(tmp_path)
+
+
+def test_one_changed_byte_in_one_receipt_tools_copy_is_named(tmp_path: Path) -> None:
+    fake_topics(tmp_path, ["alpha", "beta", "gamma"])
+    odd = tmp_path / "gamma" / "src" / "gamma" / "receipt_tools.py"
+    odd.write_bytes(odd.read_bytes() + b"\n")
+    problems = check_receipts_identical(tmp_path)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("gamma/src/gamma/receipt_tools.py differs from")
+
+
+def test_a_receipt_py_over_the_line_budget_is_named(tmp_path: Path) -> None:
+    fake_topics(tmp_path, ["alpha"])
+    receipt = tmp_path / "alpha" / "src" / "alpha" / "receipt.py"
+    assert check_receipt_size(tmp_path) == []  # the real file fits
+    receipt.write_text("x = 1\n" * (MAX_RECEIPT_LINES + 1))
+    (problem,) = check_receipt_size(tmp_path)
+    assert problem.startswith(f"alpha/src/alpha/receipt.py has {MAX_RECEIPT_LINES + 1} lines")
+
+
+def test_a_receipt_kind_without_a_verify_test_is_named(tmp_path: Path) -> None:
+    fake_topics(tmp_path, ["alpha"])
+    topic = tmp_path / "alpha"
+    (topic / "pyproject.toml").write_text(
+        '[project]\nname = "alpha"\n[project.scripts]\na-train = "alpha.train:main"\n'
+        'a-plot = "alpha.plot:main"\n[tool.ml-repro.receipts]\nkinds = ["a-train", "torchrun"]\n'
+    )
+    (topic / "src" / "alpha" / "train.py").write_text("write_run_json(out)\n")
+    (topic / "src" / "alpha" / "plot.py").write_text("print('no receipt')\n")
+    (topic / "tests").mkdir()
+    verifies = '@pytest.mark.verifies("a-train")\n@pytest.mark.verifies("torchrun")\n'
+    (topic / "tests" / "test_train.py").write_text(verifies)
+    assert check_receipts_verified(tmp_path) == []
+    (topic / "tests" / "test_train.py").write_text(verifies.replace("torchrun", "a-typo"))
+    assert check_receipts_verified(tmp_path) == [
+        "alpha: no test marked @pytest.mark.verifies('torchrun') runs `receipt verify` on a"
+        " torchrun receipt",
+        "alpha: test_train.py verifies 'a-typo', which is not in [tool.ml-repro.receipts] kinds"
+        " of its pyproject.toml",
+    ]
+    (topic / "src" / "alpha" / "plot.py").write_text("write_run_json(out)\n")  # a new writer
+    assert "alpha: a-plot writes run.json but is not in [tool.ml-repro.receipts] kinds" in (
+        check_receipts_verified(tmp_path)
+    )
+    pyproject = topic / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '[tool.ml-repro.receipts.exempt]\na-plot = "no"\n')
+    assert not any("a-plot" in p for p in check_receipts_verified(tmp_path))
 
 
 def test_undocumented_receipt_field_is_named(tmp_path: Path) -> None:

@@ -107,3 +107,13 @@ def test_pre_commit_strips_notebooks_but_keeps_the_fixtures() -> None:
     assert exclude.search("fixtures/trap_out_of_order.ipynb")
     assert exclude.search("jupyter_reproducibility/fixtures/trap_out_of_order.ipynb")
     assert not exclude.search("notebooks/trap.ipynb")
+
+
+@pytest.mark.verifies("papermill")
+def test_verify_refuses_a_papermill_receipt_in_one_line(papermill_runs) -> None:
+    """papermill's `-p out` is a notebook parameter, not an --out option: verify says so, once."""
+    receipt = papermill_runs[C_EXPERIMENT_1] / "run.json"
+    result = run_module("jupyter_reproducibility.receipt", "verify", str(receipt))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and "rerun is null" in lines[0]

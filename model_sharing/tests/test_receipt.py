@@ -50,7 +50,17 @@ def test_compare_reads_both_folders_weights_and_names_the_seed(folders):
     assert "seed: 0 -> 1" in causes
 
 
+@pytest.mark.verifies("ms-train")
 def test_verify_retrains_the_shared_folder_bit_for_bit(folders):
     done = run([*RECEIPT, "verify", str(folders["a"] / "run.json")])
     assert done.returncode == 0, done.stdout + done.stderr
     assert "MATCH" in done.stdout
+
+
+@pytest.mark.verifies("ms-lm")
+def test_verify_retrains_a_tiny_lm_folder_bit_for_bit(tmp_path):
+    out = tmp_path / "lm"
+    done = run([sys.executable, "-m", "model_sharing.tiny_lm", "--steps", "3", "--out", str(out)])
+    assert done.returncode == 0, done.stderr[-2000:]
+    done = run([*RECEIPT, "verify", str(out / "run.json")])
+    assert done.returncode == 0 and "MATCH" in done.stdout, done.stdout + done.stderr[-2000:]

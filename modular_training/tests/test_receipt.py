@@ -19,8 +19,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import module
 from modular_training.drift import another_dispatch, count_test_images, fingerprint
-from modular_training.receipt import DEFAULT_ATOL, load_receipt, validate_receipt
+from modular_training.receipt_tools import DEFAULT_ATOL, load_receipt, validate_receipt
 
 TOPIC = Path(__file__).resolve().parents[1]
 RECEIPT = [sys.executable, "-m", "modular_training.receipt"]
@@ -129,6 +130,7 @@ def test_every_drift_receipt_has_the_documented_fields(drift):
         assert validate_receipt(load_receipt(Path(r["receipt"]))) == [], r["receipt"]
 
 
+@pytest.mark.verifies("mt-train")
 def test_verify_reproduces_a_fresh_headline_receipt(drift):
     done = run([*RECEIPT, "verify", drift["rows"][0]["receipt"]])
     assert done.returncode == 0, done.stdout + done.stderr
@@ -363,3 +365,42 @@ def test_an_edited_avx2_hash_in_the_readme_fails_the_check(drift):
     assert edited != text
     with pytest.raises(AssertionError, match="README row 'ATen avx2' predicts"):
         check_against_readme(edited, run_)
+
+
+@pytest.mark.verifies("mt-monolithic")
+def test_verify_reruns_the_monolithic_receipt_and_says_match(jobs):
+    code, _, err = jobs["monolithic"].result()
+    assert code == 0, err[-2000:]
+    done = run([*RECEIPT, "verify", str(jobs.root / "monolithic" / "run.json")])
+    assert done.returncode == 0 and "MATCH" in done.stdout, done.stdout + done.stderr[-2000:]
+
+
+def verify_matches(receipt: Path) -> None:
+    done = run([*RECEIPT, "verify", str(receipt)])
+    assert done.returncode == 0 and "MATCH" in done.stdout, done.stdout + done.stderr[-2000:]
+
+
+@pytest.mark.verifies("mt-modular")
+def test_verify_reruns_a_step2_receipt_and_says_match(tmp_path):
+    done = run([*module("step2_modular", "--epochs=1", f"--out={tmp_path / 'a'}")])
+    assert done.returncode == 0, done.stderr[-2000:]
+    verify_matches(tmp_path / "a" / "run.json")
+
+
+@pytest.mark.verifies("mt-predict")
+def test_verify_reruns_a_prediction_receipt_and_says_match(jobs, tmp_path):
+    code, _, err = jobs["headline_a"].result()
+    assert code == 0, err[-2000:]
+    best = jobs.root / "a" / "checkpoints" / "best.ckpt"
+    done = run(module("predict", f"--ckpt_path={best}", f"--out={tmp_path / 'p'}"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    verify_matches(tmp_path / "p" / "run.json")
+
+
+@pytest.mark.verifies("mt-mlflow")
+def test_verify_reruns_a_tracked_receipt_and_says_match(tmp_path):
+    uri = f"--tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}"
+    args = [uri, "--trainer.max_epochs=2", f"--out={tmp_path / 'm'}"]  # as test_mlflow trains
+    done = run(module("step4_mlflow", *args))
+    assert done.returncode == 0, done.stderr[-2000:]
+    verify_matches(tmp_path / "m" / "run.json")

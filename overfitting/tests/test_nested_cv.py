@@ -6,6 +6,8 @@ see README, "Test margins"."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from overfitting import nested_cv as N
@@ -16,9 +18,13 @@ REPS = 20
 
 
 @pytest.fixture(scope="module")
-def rows(tmp_path_factory) -> dict[str, dict]:
-    out = tmp_path_factory.mktemp("tuning")
-    rows = N.run(["--reps", str(REPS), "--settings", "null", "--out", str(out)])
+def tuning_out(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("tuning")
+
+
+@pytest.fixture(scope="module")
+def rows(tuning_out) -> dict[str, dict]:
+    rows = N.run(["--reps", str(REPS), "--settings", "null", "--out", str(tuning_out)])
     return {r["estimate"]: r for r in rows}
 
 
@@ -49,3 +55,16 @@ def test_nested_cv_is_closer_to_the_truth_on_average(rows):
 def test_the_tuned_model_learns_when_there_is_signal():
     result = N.one_rep(0, 0, 100, "signal")
     assert result["tuned model: truth"] > 0.6  # measured ~0.70 (chance is 0.5)
+
+
+@pytest.mark.verifies("of-tuning")
+def test_verify_reruns_the_tuning_receipt_and_says_match(rows, tuning_out):
+    import subprocess
+    import sys
+
+    receipt = tuning_out / "run.json"  # the `rows` fixture's run
+    done = subprocess.run(
+        [sys.executable, "-m", "overfitting.receipt", "verify", str(receipt)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0 and "MATCH" in done.stdout, done.stdout + done.stderr

@@ -55,3 +55,16 @@ def test_a_significant_win_on_digits_reverses_on_wine(rows):
     r = rows["rows"]
     assert r[("digits", "X without scaler")]["minus_Y"] > 0.005
     assert r[("wine", "X without scaler")]["verdict"] == "Y wins"
+
+
+@pytest.mark.verifies("of-replicate")
+def test_verify_reruns_the_replication_receipt_and_says_match(rows):
+    import subprocess
+    import sys
+
+    receipt = rows["out"] / "run.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "overfitting.receipt", "verify", str(receipt)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0 and "MATCH" in done.stdout, done.stdout + done.stderr

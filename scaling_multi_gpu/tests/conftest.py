@@ -57,6 +57,36 @@ def equivalence_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, lis
     return out, json.loads((out / "equivalence.json").read_text())
 
 
+SETTINGS = ["--steps", "10", "--n-samples", "256", "--global-batch", "64"]  # crosses 2 epochs
+
+
+@pytest.fixture(scope="session")
+def ddp_launches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two 2-process torchrun launches at once: train.py's DDP and ddp_minimal, both with seed 3
+    (not the default 0: a script that ignored --seed, like the workshop's ddp.py, would train seed
+    0's model). Their receipts, by name."""
+    import subprocess
+
+    root = tmp_path_factory.mktemp("ddp_minimal")
+
+    def torchrun(module: str, out: Path, *args: str) -> subprocess.Popen:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+               "-m", module, *SETTINGS, "--out", str(out), *args]  # fmt: skip
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        return subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+
+    runs = {
+        "train": torchrun("scaling_multi_gpu.train", root / "train", "--strategy", "ddp", "--seed", "3", "--device", "cpu"),
+        "minimal": torchrun("scaling_multi_gpu.ddp_minimal", root / "minimal", "--seed", "3"),
+    }  # fmt: skip
+    for name, proc in runs.items():
+        output = proc.communicate()[0]
+        assert proc.returncode == 0, f"{name}:\n{output[-3000:]}"
+    return {name: root / name / "run.json" for name in runs}
+
+
 @pytest.fixture(scope="session")
 def local_slurm():
     """A real single-node Slurm on localhost for this session (see local_slurm.py)."""

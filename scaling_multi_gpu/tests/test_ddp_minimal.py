@@ -10,31 +10,11 @@ from pathlib import Path
 
 import pytest
 
-SETTINGS = ["--steps", "10", "--n-samples", "256", "--global-batch", "64"]  # crosses 2 epochs
-
-
-def torchrun(module: str, out: Path, *args: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-           "-m", module, *SETTINGS, "--out", str(out), *args]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-
 
 @pytest.fixture(scope="module")
-def receipts(tmp_path_factory):
-    """Two launches at once: train.py's DDP and ddp_minimal, both with seed 3 (not the default 0:
-    a script that ignored --seed, like the workshop's ddp.py, would train seed 0's model)."""
-    root = tmp_path_factory.mktemp("ddp_minimal")
-    runs = {
-        "train": torchrun("scaling_multi_gpu.train", root / "train", "--strategy", "ddp", "--seed", "3", "--device", "cpu"),
-        "minimal": torchrun("scaling_multi_gpu.ddp_minimal", root / "minimal", "--seed", "3"),
-    }  # fmt: skip
-    for name, proc in runs.items():
-        output = proc.communicate()[0]
-        assert proc.returncode == 0, f"{name}:\n{output[-3000:]}"
-    return {name: json.loads((root / name / "run.json").read_text()) for name in runs}
+def receipts(ddp_launches):
+    """train.py's DDP and ddp_minimal, both with seed 3 (conftest's ddp_launches)."""
+    return {name: json.loads(path.read_text()) for name, path in ddp_launches.items()}
 
 
 def test_ddp_minimal_equals_train_py_ddp_bitwise(receipts):

@@ -90,7 +90,7 @@ def test_receipts_record_throughput_and_memory_per_rank(equivalence_run):
     out, _ = equivalence_run
     last = (ZERO_VARIANTS or ("fsdp",))[-1]  # the last strategy of the launch
     run = json.loads((out / last / "run.json").read_text())
-    m = run["metrics"]
+    m = {**run["metrics"], **run["measurements"]}
     assert m["world_size"] == 2 and m["backend"] == "gloo"
     assert m["samples_per_s"] > 0 and m["step_time_s"] > 0
     assert len(m["peak_memory_mib_per_rank"]) == 2

@@ -73,7 +73,7 @@ def check_throughput_and_mfu(runs: dict) -> None:
     # MFU needs the datasheet peak: required wherever this GPU is in the table (H100, H200, ...).
     known_peak = peak_tflops(torch.cuda.get_device_name(0), "tf32") is not None
     for name, run in runs.items():
-        m = run["metrics"]
+        m = {**run["metrics"], **run["measurements"]}
         print(
             f"{name:<7} {m['samples_per_s']:>9.1f} samples/s  {m['achieved_tflops_per_device']:.3f} TFLOP/s  MFU {m['mfu']}  mem {m['peak_memory_mib_per_rank']} MiB"
         )

@@ -46,3 +46,14 @@ def test_lightning_fsdp_refuses_a_cpu(monkeypatch):
     verdicts = probe_strategies(["ddp", "fsdp"], devices=2, accelerator="cpu")
     assert verdicts["ddp"] == "accepted"
     assert verdicts["fsdp"].startswith("refused") and "GPU" in verdicts["fsdp"], verdicts
+
+
+@pytest.mark.verifies("scaling-lightning")
+def test_verify_relaunches_the_lightning_receipt_and_says_match(lightning_run, tmp_path_factory):
+    (receipt,) = tmp_path_factory.getbasetemp().glob("lightning*/run.json")  # the fixture's run
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "scaling_multi_gpu.receipt", "verify", str(receipt)],
+        capture_output=True, text=True, timeout=900, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0 and "MATCH" in done.stdout, done.stdout + done.stderr[-2000:]

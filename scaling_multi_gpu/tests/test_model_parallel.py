@@ -294,3 +294,13 @@ def test_readme_table_is_what_this_machine_prints(mp_run):
         print(
             f"{here}: not one of the measured fingerprints; |Δw| {min(diffs):.1e}-{max(diffs):.1e}"
         )
+
+
+@pytest.mark.verifies("scaling-model-parallel")
+def test_verify_reruns_a_model_parallel_receipt_and_says_match(mp_run):
+    receipt = next(iter(sorted(mp_run["out"].glob("*/run.json"))))
+    done = subprocess.run(
+        [sys.executable, "-m", "scaling_multi_gpu.receipt", "verify", str(receipt)],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0 and "MATCH" in done.stdout, done.stdout + done.stderr[-2000:]

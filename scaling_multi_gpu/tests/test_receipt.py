@@ -94,3 +94,41 @@ def test_a_cpu_and_a_cuda_run_are_within_tolerance_and_compare_names_the_device(
     assert done.stdout.startswith("WITHIN TOLERANCE"), done.stdout + done.stderr
     causes = done.stdout.split("fields known to change bits", 1)[1].split("other fields", 1)[0]
     assert 'env.device: "cpu" -> "cuda' in causes
+
+
+# ----------------------------------------------------------------------------- torchrun receipts
+
+
+@pytest.mark.parametrize("name", ["train", "minimal"])
+def test_a_torchrun_receipt_records_the_launch_and_the_world_size(ddp_launches, name):
+    receipt = json.loads(ddp_launches[name].read_text())
+    module = {"train": "scaling_multi_gpu.train", "minimal": "scaling_multi_gpu.ddp_minimal"}[name]
+    assert receipt["command"][:5] == [
+        "torchrun",
+        "--standalone",
+        "--nproc-per-node=2",
+        "-m",
+        module,
+    ]
+    assert receipt["env"]["world_size"] == 2 and receipt["out"] == str(ddp_launches[name].parent)
+
+
+@pytest.mark.verifies("torchrun -m scaling_multi_gpu.train")
+@pytest.mark.verifies("torchrun -m scaling_multi_gpu.ddp_minimal")
+@pytest.mark.parametrize("name", ["train", "minimal"])
+def test_verify_relaunches_a_torchrun_receipt_and_says_match(ddp_launches, name):
+    done = run([*RECEIPT, "verify", str(ddp_launches[name])])
+    assert done.returncode == 0 and "MATCH" in done.stdout, done.stdout + done.stderr[-2000:]
+    assert "OMP_NUM_THREADS=1" in done.stdout  # the launch's thread count, re-applied
+
+
+@pytest.mark.verifies("scaling-train")
+def test_verify_reruns_a_one_process_receipt_and_says_match(tmp_path):
+    receipt = train(tmp_path / "a", "--n-samples", "256", env={"OMP_NUM_THREADS": "1"})
+    assert json.loads(receipt.read_text())["command"][:3] == [
+        "python",
+        "-m",
+        "scaling_multi_gpu.train",
+    ]
+    done = run([*RECEIPT, "verify", str(receipt)])
+    assert done.returncode == 0 and "MATCH" in done.stdout, done.stdout + done.stderr[-2000:]

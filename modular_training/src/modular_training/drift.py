@@ -33,13 +33,12 @@ from tqdm import tqdm
 from modular_training.data import load_splits
 from modular_training.plots import save_figure
 from modular_training.plumbing import write_text_atomic
-from modular_training.receipt import (
+from modular_training.receipt import TOPIC_ROOT, write_json_atomic
+from modular_training.receipt_tools import (
     DEFAULT_ATOL,
-    TOPIC_ROOT,
     compare_receipts,
     load_receipt,
     script_argv,
-    write_json_atomic,
 )
 
 # The receipt fields that decide the headline's bits, as the table shows them. Measured: an AVX2

@@ -238,6 +238,7 @@ def finish(
         started=started,
         command=command,
         weights_file=out / "results.npz",
+        hash_covers="results.npz: every fit's raw results (scores, choices), not model weights",
     )
     # The benchmark: each command prints its own wall time (the receipt's `seconds`), measured
     # on the machine it ran on; nothing asserts it, because another machine or load changes it.

@@ -77,7 +77,8 @@ def sweep_table(folder: Path) -> str:
     """Efficiency table for scripts/gpu_sweep.sbatch: <folder>/gpus-<N>/run.json for each N."""
     runs = {}
     for path in folder.glob("gpus-*/run.json"):
-        runs[int(path.parent.name.split("-")[1])] = json.loads(path.read_text())["metrics"]
+        run = json.loads(path.read_text())
+        runs[int(path.parent.name.split("-")[1])] = {**run["metrics"], **run["measurements"]}
     if 1 not in runs:
         raise UsageError(f"no {folder}/gpus-1/run.json: the sweep needs the 1-GPU run")
     base = runs[1]["samples_per_s"]

@@ -8,7 +8,6 @@ The workshop's original ddp.py accepted --seed and never applied it. Here every 
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -80,7 +79,6 @@ if rank == 0:  # every rank holds the same weights now; one writes them
         args.out, seed=args.seed, config=vars(args) | {"world_size": world, "out": str(args.out)},
         metrics={"final_loss": loss.item()}, weights_sha256=sha, started=started,
         data_sha256=receipt.data_sha256(*train_set.tensors), weights_file=args.out / "weights.pt",
-        command=["torchrun", "-m", "scaling_multi_gpu.ddp_minimal", *sys.argv[1:]],
     )  # fmt: skip
     print(f"rank 0 of {world}: {step} steps, loss {loss.item():.4f}, weights_sha256 {sha}")
 dist.barrier()  # WHY: leave together; a rank that tears gloo down while rank 0 writes can abort

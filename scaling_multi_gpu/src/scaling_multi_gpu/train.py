@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -153,6 +152,11 @@ def evaluate(
 
 
 # --------------------------------------------------------------------------- the loop
+# What throughput_metrics measures about the machine: reported in run.json, never judged.
+MEASURED = ("samples_per_s", "step_time_s", "peak_memory_mib_per_rank", "mfu")
+MEASURED += ("achieved_tflops_per_device", "peak_tflops_per_device")
+
+
 def train_one(
     cfg: TrainConfig,
     d: Dist,
@@ -268,7 +272,8 @@ def train_one(
                 "micro_batch": micro_batch,
                 "torch_threads": torch.get_num_threads(),  # can change the last bits on CPU
             },
-            metrics=metrics,
+            metrics={k: v for k, v in metrics.items() if k not in MEASURED},
+            measurements={k: v for k, v in metrics.items() if k in MEASURED},  # not judged
             weights_sha256=sha,
             data_sha256=receipt.data_sha256(*tensors) if tensors else None,
             started=started,
@@ -344,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
                     cfg,
                     d,
                     out,
-                    command=[Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])],
+                    # as launched: `scaling-train ...` or `torchrun --nproc-per-node=N -m ...`
+                    command=receipt.command_line() if argv is None else ["scaling-train", *argv],
                     out_root=args.out if len(variants) > 1 else None,
                 )
         finally:
