@@ -67,7 +67,7 @@ def exit_code_of(argv: list[str]) -> int:
             ["--tracker", "mlflow", "--experiment", "", "--tracking-uri", "sqlite:///{tmp}/m.db"],
             "--experiment must not be empty",
         ),
-        (["--out", "{tmp}/a_file/run"], "cannot create the run folder"),
+        (["--out", "{tmp}/a_file/run"], "is a file, not a folder"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, fragment, tmp_path, capsys):
@@ -77,7 +77,7 @@ def test_bad_input_is_one_line_and_exit_2(argv, fragment, tmp_path, capsys):
     code = exit_code_of(["--out", str(out), *argv])  # a later --out in argv wins
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith("error: ") and err.count("\n") == 1 and fragment in err
+    assert err.startswith("error: tracking-train: ") and err.count("\n") == 1 and fragment in err
     assert not out.exists() and not (tmp_path / "m.db").exists()
 
 
@@ -103,19 +103,25 @@ def test_unreachable_server_fails_fast_before_training(tmp_path, capsys, monkeyp
     assert not trained and not (tmp_path / "out").exists()
 
 
-def test_failed_run_leaves_no_output(tmp_path, monkeypatch):
+def test_a_crash_keeps_the_epochs_trained_so_far_and_says_where(tmp_path, monkeypatch):
+    real = train.train_one_epoch
     calls = []
 
-    def crash_in_epoch_2(*args, **kwargs):
+    def crash_in_epoch_3(*args, **kwargs):
         calls.append(1)
-        if len(calls) == 2:
+        if len(calls) == 3:
             raise RuntimeError("simulated crash")
-        return 1.0, 0.5
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(train, "train_one_epoch", crash_in_epoch_2)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        run_training(TrainConfig(epochs=3, trackers=("tensorboard",), out=tmp_path / "out"))
-    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(train, "train_one_epoch", crash_in_epoch_3)
+    with pytest.raises(RuntimeError, match="simulated crash") as crash:
+        run_training(TrainConfig(epochs=4, trackers=("tensorboard",), out=tmp_path / "out"))
+    # A crash is not bad input: --out is not published, and nothing trained is deleted.
+    [partial] = tmp_path.iterdir()
+    assert partial.name.startswith("out.partial-")
+    assert any(str(partial) in note for note in crash.value.__notes__)
+    checkpoints = sorted(p.name for p in (partial / "checkpoints").iterdir())
+    assert checkpoints == ["epoch-001.safetensors", "epoch-002.safetensors"]
 
 
 def test_cli_prints_where_to_look(cli_run):
@@ -137,7 +143,8 @@ def test_scrub_hides_environment_secrets(secrets):
 
 
 def test_runs_started_from_python_record_a_command_that_repeats_them(tmp_path):
-    from model_tracking.train import build_parser, config_from_args, equivalent_command
+    from model_tracking.run_record import equivalent_command
+    from model_tracking.train import build_parser, config_from_args
 
     config = TrainConfig(
         epochs=3, lr=0.05, batch_size=32, hidden=16, seed=7, trackers=("mlflow", "wandb"),
