@@ -135,7 +135,7 @@ def test_cli_prints_where_to_look(cli_run):
 
 
 def test_scrub_hides_environment_secrets(secrets):
-    from model_tracking.trackers import scrub
+    from model_tracking.provenance import scrub
 
     token = secrets["HF_TOKEN"]
     logged = scrub({"note": f"run with {token}", "argv": ["--x", token], "lr": 0.1})

@@ -127,7 +127,8 @@ def read_wandb_offline(wandb_dir: Path) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     artifacts: dict[str, list[dict[str, Any]]] = {}  # name -> versions, in logging order
     name = None
-    for record in wandb_records(run_file):
+    # Wait for the exit record: after `run.finish()` W&B's service may still be writing the file.
+    for record in wandb_records(run_file, wait_s=60):
         kind, body = record["type"], record.get(record["type"], {})
         if kind == "run":
             name = body.get("display_name")
