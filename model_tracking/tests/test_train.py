@@ -38,11 +38,11 @@ def test_same_seed_same_weights_and_metrics(cli_run, same_seed_run):
     assert same_seed_run.history == cli_run["history"]
 
 
-def test_different_seed_differs(cli_run, tmp_path):
-    other = run_training(TrainConfig(epochs=2, seed=1, out=tmp_path / "seed1"))
-    again = run_training(TrainConfig(epochs=2, seed=1, out=tmp_path / "seed1-again"))
-    assert other.weights_sha256 != cli_run["receipt"]["weights_sha256"]
-    assert other.weights_sha256 == again.weights_sha256
+def test_different_seed_differs(tmp_path):
+    # Everything equal but the seed (same seed, same hash: the test above).
+    runs = [run_training(TrainConfig(epochs=2, seed=s, out=tmp_path / f"s{s}")) for s in (0, 1)]
+    assert runs[0].weights_sha256 != runs[1].weights_sha256
+    assert runs[0].history["val_loss"] != runs[1].history["val_loss"]
 
 
 def exit_code_of(argv: list[str]) -> int:
@@ -115,7 +115,7 @@ def test_a_crash_keeps_the_epochs_trained_so_far_and_says_where(tmp_path, monkey
 
     monkeypatch.setattr(train, "train_one_epoch", crash_in_epoch_3)
     with pytest.raises(RuntimeError, match="simulated crash") as crash:
-        run_training(TrainConfig(epochs=4, trackers=("tensorboard",), out=tmp_path / "out"))
+        run_training(TrainConfig(epochs=4, trackers=("none",), out=tmp_path / "out"))
     # A crash is not bad input: --out is not published, and nothing trained is deleted.
     [partial] = tmp_path.iterdir()
     assert partial.name.startswith("out.partial-")

@@ -82,17 +82,22 @@ def model_requirements() -> list[str]:
     return [f"{p}=={importlib.metadata.version(p)}" for p in packages]
 
 
-def run_grid(tracking_uri: str, experiment: str, seed: int, out: Path) -> SklearnRun:
-    import mlflow
-    from mlflow.models import infer_signature
-
-    started = time.time()
+def check_input(tracking_uri: str, experiment: str, seed: int, out: Path) -> None:
+    """Everything that can be refused, refused before MLflow creates anything."""
     check_tracking_uri(tracking_uri)
     if not 0 <= seed < 2**32:
         raise BadInput(f"--seed must be in [0, 2**32), got {seed}")
     if not experiment.strip():
         raise BadInput("--experiment must not be empty")
-    check_out(out, replaceable=RUN_FILES)  # before MLflow creates anything
+    check_out(out, replaceable=RUN_FILES)
+
+
+def run_grid(tracking_uri: str, experiment: str, seed: int, out: Path) -> SklearnRun:
+    import mlflow
+    from mlflow.models import infer_signature
+
+    started = time.time()
+    check_input(tracking_uri, experiment, seed, out)
     data = load_digit_splits()
     # Cross-validation replaces the fixed validation split; the test split stays untouched.
     x_fit = np.concatenate([data.x_train.numpy(), data.x_val.numpy()])
