@@ -131,6 +131,23 @@ def mlflow_server(request):
 
 
 @pytest.fixture(scope="session")
+def topic_kernel(tmp_path_factory) -> Path:
+    """The README's JupyterHub command, run once into a scratch Jupyter folder: the kernel's dir."""
+    data = tmp_path_factory.mktemp("jupyter")
+    saved = {k: os.environ.get(k) for k in ("JUPYTER_DATA_DIR", "JUPYTER_PATH")}
+    os.environ.update(JUPYTER_DATA_DIR=str(data), JUPYTER_PATH=str(data))
+    command = [sys.executable, "-m", "ipykernel", "install", "--user", "--name", "model_tracking",
+               "--display-name", "model_tracking (uv)"]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    yield data / "kernels" / "model_tracking"
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
 def artifacts() -> set[str]:
     """The files every run must leave, named here (not imported from the code under test)."""
     return {

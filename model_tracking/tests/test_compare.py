@@ -151,21 +151,36 @@ def test_compare_prints_the_registry_story(registry_story):
     assert "@champion stays on version 2" in registry_story["last"]["printed"]
 
 
-def test_compare_rejects_bad_lr_before_any_run(tmp_path, capsys):
-    code = main(
-        [
-            "--lrs",
-            "0.01",
-            "-3",
-            "--tracking-uri",
-            f"sqlite:///{tmp_path / 's.db'}",
-            "--out",
-            str(tmp_path / "cmp"),
-        ]
-    )
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [(["--lrs", "0.01", "-3"], "--lr must be in"), (["--seeds", "0", "-1"], "--seed must be in")],
+)
+def test_compare_checks_every_run_before_the_first(argv, fragment, tmp_path, capsys, monkeypatch):
+    from model_tracking import compare
+
+    monkeypatch.setattr(compare, "run_training", lambda *a, **k: pytest.fail("a run started"))
+    uri = f"sqlite:///{tmp_path / 's.db'}"
+    code = main([*argv, "--tracking-uri", uri, "--out", str(tmp_path / "cmp")])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "--lr must be in" in err
-    assert not (tmp_path / "cmp").exists() and not (tmp_path / "s.db").exists()
+    assert code == 2 and err.count("\n") == 1 and fragment in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("champion_accuracy", "promoted"),
+    # Accuracies on the 360 validation images: 4 more right is +0.011, 3 more +0.008.
+    [(343 / 360, True), (330 / 360, True), (344 / 360, False), (347 / 360, False), (1.0, False)],
+)
+def test_champion_moves_only_for_a_clear_margin(champion_accuracy, promoted):
+    """The validation split is reused by every sweep: a win by less than the margin can be luck."""
+    from model_tracking.compare import PROMOTION_MARGIN, beats_champion
+
+    challenger = 347 / 360
+    champion = {"val_accuracy": str(champion_accuracy), "data_sha256": "abc"}
+    assert PROMOTION_MARGIN > 0
+    assert beats_champion(challenger, "abc", champion) is promoted
+    assert beats_champion(challenger, "other data", champion) is False
+    assert beats_champion(challenger, "abc", None) is True
 
 
 # The README's example sweep is `tracking-compare --epochs 6`, the sweep of `registry_story`.

@@ -97,7 +97,9 @@ def test_server_stops_leaving_no_process(mlflow_server):
 
 def test_bad_port_is_refused_before_starting_anything(tmp_path, capsys):
     assert main(["--port", "99999", "--root", str(tmp_path / "srv")]) == 2
-    assert capsys.readouterr().err == "error: --port must be in 1-65535, got 99999\n"
+    assert (
+        capsys.readouterr().err == "error: tracking-server: --port must be in 1-65535, got 99999\n"
+    )
     assert not (tmp_path / "srv").exists()
 
 

@@ -33,6 +33,14 @@ class DigitsSplits:
         """All six tensors in a fixed order: what `data_sha256` hashes."""
         return (self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test)
 
+    def named_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """(features, labels) by the role each split plays, as the trackers log them."""
+        return {
+            "training": (self.x_train, self.y_train),
+            "validation": (self.x_val, self.y_val),
+            "testing": (self.x_test, self.y_test),
+        }
+
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed every RNG the run touches and return the generator that shuffles the batches."""

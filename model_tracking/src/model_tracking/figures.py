@@ -6,8 +6,6 @@ does not produce.
 
 from __future__ import annotations
 
-import argparse
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -18,8 +16,9 @@ from safetensors.torch import load_file
 from model_tracking import compare
 from model_tracking.digits import load_digit_splits
 from model_tracking.plots import plt, save_figure
+from model_tracking.plumbing import check_writable_folder, parser_for, run_at_edge
 from model_tracking.readback import read_mlflow_run, read_tensorboard, read_wandb_offline
-from model_tracking.receipt import TOPIC_ROOT, weights_sha256
+from model_tracking.receipt import TOPIC_ROOT, atomic_write, weights_sha256
 from model_tracking.train import EPOCH_METRICS, RunResult, TrainConfig, run_training
 
 ARTIFACTS = {"training_curve.png", "model_summary.txt", "model.safetensors", "run.json"}
@@ -122,10 +121,16 @@ def plot_readback_matrix(matrix: dict[str, dict[str, str]], path: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=TOPIC_ROOT / "figures")
+    parser = parser_for(__doc__, prog="tracking-figures")
+    parser.add_argument("--out", type=Path, default=TOPIC_ROOT / "figures", help="figure folder")
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    return run_at_edge(lambda: make_figures(args.out), prog="tracking-figures")
+
+
+def make_figures(out: Path) -> int:
+    # The folder may hold other figures (those are kept); it must be a folder we can write in.
+    check_writable_folder(out, "--out")
+    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
         run = run_training(
@@ -136,11 +141,13 @@ def main(argv: list[str] | None = None) -> int:
                 tracking_uri=uri,
             )
         )
-        shutil.copy2(run.out / "training_curve.png", args.out / "training_curve.png")
-        plot_readback_matrix(readback_matrix(run, uri), args.out / "readback_matrix.png")
+        atomic_write(out / "training_curve.png", (run.out / "training_curve.png").read_bytes())
+        plot_readback_matrix(readback_matrix(run, uri), out / "readback_matrix.png")
         compare.main(["--tracking-uri", uri, "--out", str(Path(tmp) / "compare"), "--epochs", "10"])
-        shutil.copy2(Path(tmp) / "compare" / "comparison.png", args.out / "comparison.png")
-    print(f"figures written to {args.out}")
+        atomic_write(
+            out / "comparison.png", (Path(tmp) / "compare" / "comparison.png").read_bytes()
+        )
+    print(f"figures written to {out}")
     return 0
 
 

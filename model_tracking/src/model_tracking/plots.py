@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -11,21 +9,17 @@ import matplotlib
 matplotlib.use("Agg")  # no display needed: on a cluster node or in CI there is none
 import matplotlib.pyplot as plt  # noqa: E402
 
+from model_tracking.receipt import atomic_write  # noqa: E402
+
 
 def save_figure(fig, path: Path) -> Path:
-    """Save via a temporary file and rename, so a crash never leaves half a PNG."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.close(fd)
+    """Save whole or not at all (the receipt's atomic_write): a crash never leaves half a PNG."""
     try:
-        fig.savefig(tmp, dpi=100, bbox_inches="tight")
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; a figure is for sharing
-        os.replace(tmp, path)
+        return atomic_write(
+            path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+        )
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
-    return path
 
 
 def plot_training_curves(history: dict[str, list[float]], path: Path, title: str = "") -> Path:

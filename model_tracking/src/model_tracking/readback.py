@@ -2,15 +2,15 @@
 
 A tracker is only as good as what you can get out of it again. Each function here uses the
 tool's own reader: MLflow's client, TensorBoard's `EventAccumulator`, and for W&B offline
-runs the run's `.wandb` file, which is a log of protobuf records (the same file `wandb sync`
-uploads later).
+runs `wandb leet inspect --json`, W&B's reader of the run's `.wandb` transaction log (the
+same file `wandb sync` uploads later).
 """
 
 from __future__ import annotations
 
 import json
-import struct
-import time
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -88,107 +88,68 @@ def read_tensorboard(logdir: Path) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------
-# W&B offline: `run-<id>.wandb` uses the LevelDB log format - 32 KiB blocks of chunks, each
-# chunk a 7-byte header (crc32c, length, type) - and every whole record is a protobuf `Record`.
-
-_WANDB_HEADER = struct.Struct("<4sHB")  # b":W&B", magic 0xBEE1, version
-_CHUNK_HEADER = struct.Struct(
-    "<IHB"
-)  # masked crc32c, length, type (1 full, 2 first, 3 mid, 4 last)
-_BLOCK = 32 * 1024
+# W&B offline: `run-<id>.wandb` is a log of protobuf records. W&B's own reader prints them as
+# JSON, one record per line: `wandb leet inspect --json FILE` (its Go core, `wandb-core`, reads
+# the file; the command exists since wandb 0.2x and this topic's uv.lock pins the version).
+# Python has no public reader: `wandb.sdk.internal.datastore.DataStore`, the internal one older
+# versions shipped, is gone from the version locked here, so we use the command.
 
 
-def iter_wandb_records(path: Path):
-    """Yield the protobuf `Record`s stored in an offline run's `.wandb` file, in order."""
-    from wandb.proto import wandb_internal_pb2
+def wandb_records(run_file: Path, wait_s: float = 0) -> list[dict[str, Any]]:
+    """Every record of a `.wandb` file, in order, as W&B's reader prints them.
 
-    data = Path(path).read_bytes()
-    ident, magic, _version = _WANDB_HEADER.unpack_from(data, 0)
-    if ident != b":W&B" or magic != 0xBEE1:
-        raise ValueError(f"{path} is not a W&B run file")
-    pos, pending = _WANDB_HEADER.size, b""
-    while pos + _CHUNK_HEADER.size <= len(data):
-        if _BLOCK - pos % _BLOCK < _CHUNK_HEADER.size:  # block tail too small: zero padding
-            pos += _BLOCK - pos % _BLOCK
-            continue
-        _crc, length, kind = _CHUNK_HEADER.unpack_from(data, pos)
-        pos += _CHUNK_HEADER.size
-        chunk, pos = data[pos : pos + length], pos + length
-        if kind == 0:  # padding written at the end of a block
-            continue
-        pending = chunk if kind in (1, 2) else pending + chunk
-        if kind in (1, 4):
-            yield wandb_internal_pb2.Record.FromString(pending)
-            pending = b""
-
-
-def _item_key(item) -> str:
-    return item.key or "/".join(item.nested_key)
-
-
-def _item_value(item) -> Any:
-    if item.value_json:
-        return json.loads(item.value_json)
-    for field in ("number", "integer", "boolean", "text"):  # newer wandb writes typed values
-        if item.HasField(field):
-            return getattr(item, field)
-    return None
+    With `wait_s`, follow the file until the run's exit record is written (W&B's service process
+    may still be flushing it after `run.finish()` returned), for at most that long without a write.
+    """
+    command = [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(run_file)]
+    if wait_s:
+        command += ["--follow", "--idle-timeout", f"{wait_s:.0f}s"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=wait_s + 120)
+    if done.returncode != 0:
+        raise RuntimeError(f"wandb leet inspect {run_file}: {done.stderr.strip()[-500:]}")
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
 def find_wandb_run_file(wandb_dir: Path) -> Path:
     """The single `.wandb` file under a `wandb/` folder (one offline run)."""
     files = sorted(Path(wandb_dir).glob("*run-*/run-*.wandb"))
+    files = [f for f in files if not f.parent.is_symlink()]  # latest-run links to the same run
     if len(files) != 1:
         raise FileNotFoundError(f"expected one W&B run under {wandb_dir}, found {len(files)}")
     return files[0]
 
 
-def wait_for_wandb_exit(run_file: Path, timeout_s: float = 60.0) -> bool:
-    """Wait until the run file ends with its exit record: W&B's service process writes the file
-    and may still be flushing it when `run.finish()` has returned. False on timeout."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            if any(r.WhichOneof("record_type") == "exit" for r in iter_wandb_records(run_file)):
-                return True
-        except Exception:  # a record cut in the middle: not flushed yet
-            pass
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-
-
 def read_wandb_offline(wandb_dir: Path) -> dict[str, Any]:
     """Config, per-step history, summary, saved files and artifacts of one offline W&B run."""
     run_file = find_wandb_run_file(wandb_dir)
-    wait_for_wandb_exit(run_file)
     config: dict[str, Any] = {}
     history: dict[str, list[Any]] = {}
     summary: dict[str, Any] = {}
     artifacts: dict[str, list[dict[str, Any]]] = {}  # name -> versions, in logging order
     name = None
-    for record in iter_wandb_records(run_file):
-        kind = record.WhichOneof("record_type")
-        if kind == "config":
-            config.update({_item_key(i): _item_value(i) for i in record.config.update})
-        elif kind == "run":
-            name = record.run.display_name
-            config.update({_item_key(i): _item_value(i) for i in record.run.config.update})
+    # Wait for the exit record: after `run.finish()` W&B's service may still be writing the file.
+    for record in wandb_records(run_file, wait_s=60):
+        kind, body = record["type"], record.get(record["type"], {})
+        if kind == "run":
+            name = body.get("display_name")
+            config.update(body.get("config", {}).get("update", {}))
+        elif kind == "config":
+            config.update(body.get("update", {}))
         elif kind == "history":
-            for item in record.history.item:
-                history.setdefault(_item_key(item), []).append(_item_value(item))
+            for key, value in body.get("item", {}).items():
+                history.setdefault(key, []).append(value)
         elif kind == "summary":
-            summary.update({_item_key(i): _item_value(i) for i in record.summary.update})
+            summary.update(body.get("update", {}))
         elif kind == "artifact":
-            art = record.artifact
-            artifacts.setdefault(art.name, []).append(
+            artifacts.setdefault(body["name"], []).append(
                 {
-                    "type": art.type,
-                    "aliases": list(art.aliases),
-                    "metadata": json.loads(art.metadata) if art.metadata else {},
+                    "type": body["type"],
+                    "aliases": body.get("aliases", []),
+                    "metadata": json.loads(body.get("metadata") or "{}"),
                     # path -> (base64 md5, where the staged copy waits for `wandb sync`)
                     "files": {
-                        c.path: (c.digest, Path(c.local_path)) for c in art.manifest.contents
+                        c["path"]: (c["digest"], Path(c["local_path"]))
+                        for c in body["manifest"]["contents"]
                     },
                 }
             )

@@ -24,7 +24,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from model_tracking.cli import parser_for
+from model_tracking.plumbing import BadInput, check_writable_folder, parser_for, run_at_edge
 
 HOST = "127.0.0.1"  # loopback only: nobody else on the network can read or write your runs
 
@@ -154,7 +154,7 @@ def group_alive(pgid: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = parser_for(__doc__)
+    parser = parser_for(__doc__, prog="tracking-server")
     parser.add_argument(
         "--host",
         default=HOST,
@@ -163,12 +163,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--root", type=Path, default=Path("outputs/mlflow-server"))
     args = parser.parse_args(argv)
+    return run_at_edge(lambda: serve(args), prog="tracking-server")
+
+
+def serve(args) -> int:
+    """Check the input, start the server, wait for Ctrl-C, stop it."""
     if not 0 < args.port < 65536:  # else mlflow would fail only after its slow start-up
-        print(f"error: --port must be in 1-65535, got {args.port}", file=sys.stderr)
-        return 2
+        raise BadInput(f"--port must be in 1-65535, got {args.port}")
+    # The store may exist already (a restarted server keeps its runs); it must be a folder.
+    check_writable_folder(args.root, "--root")
     if is_healthy(MlflowServer(None, args.port, args.root, args.host).uri, timeout_s=1):
-        print(f"error: something already serves MLflow on port {args.port}", file=sys.stderr)
-        return 2
+        raise BadInput(f"something already serves MLflow on port {args.port}")
     warning = host_warning(args.host)
     if warning:
         print(warning, file=sys.stderr, flush=True)
@@ -191,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     except (RuntimeError, TimeoutError) as exc:
-        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(f"error: tracking-server: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
     finally:
         stop_server(server)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,18 +27,28 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from model_tracking.cli import (
+from model_tracking.digits import load_digit_splits
+from model_tracking.plumbing import (
     DEFAULT_TRACKING_URI,
-    UsageError,
+    BadInput,
+    check_out,
     check_tracking_uri,
     parser_for,
-    run_command,
+    publish,
+    run_at_edge,
 )
-from model_tracking.digits import load_digit_splits
-from model_tracking.receipt import command_line, data_sha256, weights_sha256, write_run_json
-from model_tracking.trackers import ensure_experiment, provenance
+from model_tracking.provenance import provenance
+from model_tracking.receipt import (
+    atomic_write,
+    command_line,
+    data_sha256,
+    weights_sha256,
+    write_run_json,
+)
+from model_tracking.trackers import ensure_experiment
 
 GRID = {"logisticregression__C": [0.01, 0.1, 1.0, 10.0]}
+RUN_FILES = ("run.json", "weights.npz")  # an earlier run of this command may be replaced
 
 
 @dataclass
@@ -59,6 +70,11 @@ def learned_arrays(pipeline: Pipeline) -> dict[str, torch.Tensor]:
     }
 
 
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as f:  # a file object: np.savez would add ".npz" to a path
+        np.savez(f, **arrays)
+
+
 def model_requirements() -> list[str]:
     import importlib.metadata
 
@@ -66,14 +82,22 @@ def model_requirements() -> list[str]:
     return [f"{p}=={importlib.metadata.version(p)}" for p in packages]
 
 
+def check_input(tracking_uri: str, experiment: str, seed: int, out: Path) -> None:
+    """Everything that can be refused, refused before MLflow creates anything."""
+    check_tracking_uri(tracking_uri)
+    if not 0 <= seed < 2**32:
+        raise BadInput(f"--seed must be in [0, 2**32), got {seed}")
+    if not experiment.strip():
+        raise BadInput("--experiment must not be empty")
+    check_out(out, replaceable=RUN_FILES)
+
+
 def run_grid(tracking_uri: str, experiment: str, seed: int, out: Path) -> SklearnRun:
     import mlflow
     from mlflow.models import infer_signature
 
     started = time.time()
-    check_tracking_uri(tracking_uri)
-    if not 0 <= seed < 2**32:
-        raise UsageError(f"--seed must be in [0, 2**32), got {seed}")
+    check_input(tracking_uri, experiment, seed, out)
     data = load_digit_splits()
     # Cross-validation replaces the fixed validation split; the test split stays untouched.
     x_fit = np.concatenate([data.x_train.numpy(), data.x_val.numpy()])
@@ -91,12 +115,8 @@ def run_grid(tracking_uri: str, experiment: str, seed: int, out: Path) -> Sklear
         GRID,
         cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=seed),  # the seed picks folds
     )
-    staging = out.with_name(out.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        staging.mkdir(parents=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create the run folder {out}: {exc.strerror}") from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f"{out.name}.partial-"))
     try:
         with mlflow.start_run(
             run_name=f"logreg-grid-seed{seed}", tags=provenance(data_hash)
@@ -114,7 +134,8 @@ def run_grid(tracking_uri: str, experiment: str, seed: int, out: Path) -> Sklear
                 signature=infer_signature(x_test[:5], model.predict(x_test[:5])),
             )
             weights = learned_arrays(model)
-            np.savez(staging / "weights.npz", **{k: v.numpy() for k, v in weights.items()})
+            arrays = {k: v.numpy() for k, v in weights.items()}
+            atomic_write(staging / "weights.npz", lambda tmp: save_npz(tmp, arrays))
             receipt = write_run_json(
                 staging,
                 seed=seed,
@@ -130,12 +151,11 @@ def run_grid(tracking_uri: str, experiment: str, seed: int, out: Path) -> Sklear
             )  # fmt: skip
             mlflow.log_artifact(str(receipt))
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging)  # this command made it, and it holds no checkpoint
         raise
     finally:
         mlflow.sklearn.autolog(disable=True)  # later fits in this process are not recorded
-    shutil.rmtree(out, ignore_errors=True)
-    staging.replace(out)
+    publish(staging, out, replaceable=RUN_FILES)
     return SklearnRun(run.info.run_id, info.model_uri, search, float(test_accuracy), out)
 
 
@@ -168,7 +188,7 @@ def describe(tracking_uri: str, run_id: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = parser_for(__doc__)
+    parser = parser_for(__doc__, prog="tracking-sklearn")
     parser.add_argument("--seed", type=int, default=0, help="seed of the cross-validation folds")
     parser.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI)
     parser.add_argument("--experiment", default="digits-sklearn")
@@ -182,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
               f"receipt {result.out / 'run.json'}")  # fmt: skip
         return 0
 
-    return run_command(body)
+    return run_at_edge(body, prog="tracking-sklearn")
 
 
 if __name__ == "__main__":

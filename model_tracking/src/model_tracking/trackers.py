@@ -12,78 +12,20 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import logging
-import os
-import platform
-import re
 import shutil
-import sys
+import subprocess
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from model_tracking.cli import DEFAULT_TRACKING_URI
-from model_tracking.receipt import data_sha256, git_info, lock_sha256
+from model_tracking.provenance import scrubbed_argv
+from model_tracking.receipt import data_sha256
 
 TRACKERS = ("none", "tensorboard", "mlflow", "wandb")
-__all__ = ["DEFAULT_TRACKING_URI", "TRACKERS", "Tracker", "provenance", "scrub"]
-RECORDED_PACKAGES = ("torch", "numpy", "scikit-learn", "mlflow", "wandb", "tensorboard")
-
-# --------------------------------------------------------------------------------------------
-# What to log besides the numbers: enough provenance to rebuild the run.
-
-
-def provenance(data_hash: str) -> dict[str, str]:
-    """Code, environment and data identity as flat string tags (every tool can store those)."""
-    git = git_info()
-    tags = {
-        "git_commit": git["commit"] if git else "not-a-git-checkout",
-        "git_dirty": str(git["dirty"]) if git else "unknown",
-        "lock_sha256": lock_sha256() or "no-uv.lock",
-        "data_sha256": data_hash,
-        "python": platform.python_version(),
-    }
-    for package in RECORDED_PACKAGES:
-        tags[f"version_{package}"] = importlib.metadata.version(package)
-    return tags
-
-
-# --------------------------------------------------------------------------------------------
-# Secrets: tokens live in the environment and must never end up in a tracker.
-
-_SECRET_NAME = re.compile(r"TOKEN|KEY|PASSWORD|SECRET", re.IGNORECASE)
-
-
-def secret_values() -> list[str]:
-    """Values of environment variables whose names look like credentials (WANDB_API_KEY, HF_TOKEN, ...)."""
-    return [v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= 6]
-
-
-def scrub(value: Any) -> Any:
-    """Replace any secret value inside strings, lists or dicts by '***' before it is logged."""
-    if isinstance(value, dict):
-        return {k: scrub(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(scrub(v) for v in value)
-    if isinstance(value, str):
-        for secret in secret_values():
-            value = value.replace(secret, "***")
-    return value
-
-
-@contextlib.contextmanager
-def scrubbed_argv() -> Iterator[None]:
-    """Libraries that record the command line (W&B's run metadata) see it scrubbed."""
-    original = sys.argv[:]
-    sys.argv[:] = scrub(original)
-    try:
-        yield
-    finally:
-        sys.argv[:] = original
-
+__all__ = ["TRACKERS", "Tracker"]
 
 # --------------------------------------------------------------------------------------------
 # The interface. Subclasses override what their tool can store.
@@ -328,9 +270,10 @@ class WandbTracker(Tracker):
         self.run.log_artifact(files)
 
     def finish(self, ok=True):
-        from model_tracking.readback import wait_for_wandb_exit
+        from model_tracking.readback import wandb_records
 
         self.run.finish(exit_code=0 if ok else 1)
         # Publish the run folder only once W&B's service has written the whole run file.
         for run_file in Path(self.run.dir).parent.glob("run-*.wandb"):  # none when disabled
-            wait_for_wandb_exit(run_file)
+            with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):  # only a wait
+                wandb_records(run_file, wait_s=60)
