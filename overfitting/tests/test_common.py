@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
@@ -68,29 +67,6 @@ def test_corrected_interval_covers_the_truth_when_resamples_share_data():
     assert 0.93 < coverage(common.mean_ci, independent, mu) < 0.97
 
 
-def test_negative_seed_is_one_line_error(tmp_path, run_module):
-    done = run_module("seed_lottery", "--seed", "-1", "--out", str(tmp_path / "x"))
-    assert done.returncode == 2
-    assert done.stderr == "error: --seed must be >= 0, got -1\n"
-    assert not (tmp_path / "x").exists()
-
-
-def test_out_that_cannot_be_created_is_rejected_before_any_work(tmp_path):
-    blocker = tmp_path / "a_file"
-    blocker.write_text("")
-    args = argparse.Namespace(seed=0, full=False, out=blocker / "results")
-    with pytest.raises(common.UsageError, match="cannot be created"):
-        common.check_args(args)
-    common.check_args(argparse.Namespace(seed=0, full=False, out=tmp_path / "new" / "results"))
-    assert not (tmp_path / "new").exists()  # checking creates nothing
-
-
-def test_unknown_option_is_one_line_error(run_module):
-    done = run_module("nested_cv", "--no-such-option")
-    assert done.returncode == 2
-    assert done.stderr.startswith("error: unrecognized arguments") and done.stderr.count("\n") == 1
-
-
 def test_slides_embed_committed_small_figures():
     slides = (TOPIC / "slides.md").read_text()
     assert slides.startswith("---\nmarp: true")
@@ -107,13 +83,6 @@ def test_slides_embed_committed_small_figures():
         f = TOPIC / path
         assert f.is_file(), path
         assert f.stat().st_size < 300_000, path
-
-
-def test_run_all_rejects_an_unknown_experiment(tmp_path, run_module):
-    done = run_module("run_all", "--only", "leakage,nope", "--out", str(tmp_path / "x"))
-    assert done.returncode == 2
-    assert done.stderr.startswith("error: unknown experiment nope") and done.stderr.count("\n") == 1
-    assert not (tmp_path / "x").exists()
 
 
 EXPERIMENT_FILES = [

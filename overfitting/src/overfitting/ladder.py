@@ -20,17 +20,14 @@ import numpy as np
 from tqdm import tqdm
 
 from overfitting.common import (
-    UsageError,
-    check_args,
-    cli,
     finish,
-    make_parser,
     new_figure,
     now,
     rng_for,
     save_figure,
     write_table,
 )
+from overfitting.plumbing import BadInput, check_args, finite_float, make_parser, run_at_edge
 
 # %%
 # Two leaderboards
@@ -88,6 +85,7 @@ class Setting:
 
 QUICK = Setting(n=5_000, submissions=1_000, step=0.01, reps=5)
 FULL = Setting(n=5_000, submissions=1_000, step=0.01, reps=20)
+MAX_N = 1_000_000  # public labels at most: memory and time grow with n x submissions
 
 
 def attack(board: OpenLeaderboard, n: int, s: Setting, rng: np.random.Generator) -> np.ndarray:
@@ -183,12 +181,12 @@ def run(argv: list[str] | None = None) -> list[dict]:
     parser = make_parser(__doc__.splitlines()[0], "ladder")
     parser.add_argument("--n", type=int, help="public test labels (default 5,000)")
     parser.add_argument("--submissions", type=int, help="random submissions (default 1,000)")
-    parser.add_argument("--step", type=float, help="the Ladder's step eta (default 0.01)")
+    parser.add_argument("--step", type=finite_float, help="the Ladder's step eta (default 0.01)")
     parser.add_argument("--reps", type=int, help="repetitions (quick 5, full 20)")
     args = parser.parse_args(argv)
     check_args(args)
     if args.step is not None and not (0 < args.step < 0.5):
-        raise UsageError(f"--step must be between 0 and 0.5, got {args.step}")
+        raise BadInput(f"--step must be between 0 and 0.5, got {args.step}")
     base = FULL if args.full else QUICK
     s = Setting(
         n=args.n or base.n,
@@ -196,8 +194,10 @@ def run(argv: list[str] | None = None) -> list[dict]:
         step=args.step or base.step,
         reps=args.reps or base.reps,
     )
+    if s.n > MAX_N:  # each submission draws 2n predictions
+        raise BadInput(f"--n must be at most {MAX_N:,}, got {s.n:,}")
     if s.submissions < s.every:
-        raise UsageError(f"--submissions must be >= {s.every}, got {s.submissions}")
+        raise BadInput(f"--submissions must be >= {s.every}, got {s.submissions}")
     started = now()
     runs = [one_rep(args.seed, r, s) for r in tqdm(range(s.reps), desc="repetitions", disable=None)]
     rows = summary_rows(runs, s)
@@ -226,7 +226,10 @@ def run(argv: list[str] | None = None) -> list[dict]:
     return rows
 
 
-main = cli(run)
+def main(argv: list[str] | None = None) -> int:
+    """The command line: bad input gives one `error:` line and exit status 2."""
+    return run_at_edge(lambda: run(argv))
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

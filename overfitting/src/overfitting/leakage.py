@@ -33,11 +33,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from overfitting.common import (
-    UsageError,
-    check_args,
-    cli,
     finish,
-    make_parser,
     mean_ci,
     new_figure,
     now,
@@ -45,6 +41,7 @@ from overfitting.common import (
     save_figure,
     write_table,
 )
+from overfitting.plumbing import BadInput, check_args, make_parser, run_at_edge
 
 
 @dataclass(frozen=True)
@@ -362,7 +359,7 @@ def run(argv: list[str] | None = None) -> dict[str, np.ndarray]:
     unknown = sorted(set(parts) - set(PARTS))
     if unknown or not parts:
         bad = ", ".join(unknown) or "(none)"
-        raise UsageError(f"unknown part {bad}; choose from {', '.join(PARTS)}")
+        raise BadInput(f"unknown part {bad}; choose from {', '.join(PARTS)}")
     started = now()
     sizes = FULL if args.full else QUICK
     if args.reps:
@@ -392,7 +389,10 @@ def run(argv: list[str] | None = None) -> dict[str, np.ndarray]:
     return results
 
 
-main = cli(run)
+def main(argv: list[str] | None = None) -> int:
+    """The command line: bad input gives one `error:` line and exit status 2."""
+    return run_at_edge(lambda: run(argv))
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -30,17 +30,14 @@ from sklearn.svm import SVC
 from tqdm import tqdm
 
 from overfitting.common import (
-    UsageError,
-    check_args,
-    cli,
     finish,
-    make_parser,
     mean_ci,
     new_figure,
     now,
     save_figure,
     write_table,
 )
+from overfitting.plumbing import BadInput, check_args, make_parser, run_at_edge
 
 # %%
 # The sweep and the problems
@@ -231,9 +228,7 @@ def run(argv: list[str] | None = None) -> list[dict]:
     check_args(args)
     settings = [x.strip() for x in args.settings.split(",") if x.strip()]
     if not settings or set(settings) - set(SETTINGS):
-        raise UsageError(
-            f"--settings must name some of {', '.join(SETTINGS)}, got {args.settings!r}"
-        )
+        raise BadInput(f"--settings must name some of {', '.join(SETTINGS)}, got {args.settings!r}")
     base = FULL if args.full else QUICK
     sizes = Sizes(reps=args.reps or base.reps, n_dev=base.n_dev)
     started = now()
@@ -276,7 +271,10 @@ def run(argv: list[str] | None = None) -> list[dict]:
     return rows
 
 
-main = cli(run)
+def main(argv: list[str] | None = None) -> int:
+    """The command line: bad input gives one `error:` line and exit status 2."""
+    return run_at_edge(lambda: run(argv))
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -24,16 +24,14 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from overfitting.common import (
-    check_args,
-    cli,
     corrected_ci,
     finish,
-    make_parser,
     new_figure,
     now,
     save_figure,
     write_table,
 )
+from overfitting.plumbing import check_args, make_parser, run_at_edge
 
 # %%
 # The claim, the datasets, the candidates
@@ -203,7 +201,10 @@ def run(argv: list[str] | None = None) -> list[dict]:
     return rows
 
 
-main = cli(run)
+def main(argv: list[str] | None = None) -> int:
+    """The command line: bad input gives one `error:` line and exit status 2."""
+    return run_at_edge(lambda: run(argv))
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

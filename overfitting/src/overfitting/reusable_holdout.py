@@ -26,17 +26,14 @@ import numpy as np
 from tqdm import tqdm
 
 from overfitting.common import (
-    UsageError,
-    check_args,
-    cli,
     finish,
-    make_parser,
     new_figure,
     now,
     rng_for,
     save_figure,
     write_table,
 )
+from overfitting.plumbing import BadInput, check_args, finite_float, make_parser, run_at_edge
 from overfitting.thresholdout import VARIANTS
 
 # %%
@@ -83,6 +80,9 @@ class Setting:
 QUICK = Setting(n=10_000, d=10_000, reps=5, k_max=500)
 FULL = Setting(n=10_000, d=10_000, reps=100, k_max=500)
 CHUNK = 1_000  # features generated at a time: memory stays bounded at the paper's size
+# The features an analyst may select (~1/3 of them) are kept for training and holdout in float32:
+# about 2.7 bytes per n x d. The paper's 10,000 x 10,000 needs ~0.3 GB; allow four times that.
+MAX_VALUES = 400_000_000
 
 
 def draw_features(
@@ -289,19 +289,24 @@ def run(argv: list[str] | None = None) -> list[dict]:
         action="store_true",
         help="the paper's second variant: 20 features correlated with the label (strength 6/sqrt(n))",
     )
-    parser.add_argument("--threshold", type=float, help="Thresholdout T (default 4/sqrt(n))")
-    parser.add_argument("--sigma", type=float, help="Thresholdout noise (default 1/sqrt(n))")
+    parser.add_argument("--threshold", type=finite_float, help="Thresholdout T (default 4/sqrt(n))")
+    parser.add_argument("--sigma", type=finite_float, help="Thresholdout noise (default 1/sqrt(n))")
     args = parser.parse_args(argv)
     check_args(args)
     for name in ("threshold", "sigma"):
         value = getattr(args, name)
         if value is not None and not (0 < value < 1):
-            raise UsageError(f"--{name} must be between 0 and 1, got {value}")
+            raise BadInput(f"--{name} must be between 0 and 1, got {value}")
     base = FULL if args.full else QUICK
     n, d = args.n or base.n, args.d or base.d
     k_max = args.k_max or max(10, (base.k_max * d) // base.d)
+    if n * d > MAX_VALUES:
+        raise BadInput(
+            f"--n {n:,} x --d {d:,} is {n * d:,} feature values per set (about "
+            f"{2.7 * n * d / 2**30:,.1f} GiB); at most {MAX_VALUES:,} (the paper's size is 10,000 x 10,000)"
+        )
     if k_max > d:
-        raise UsageError(f"--k-max {k_max} is larger than --d {d}")
+        raise BadInput(f"--k-max {k_max} is larger than --d {d}")
     s = Setting(
         n=n,
         d=d,
@@ -357,7 +362,10 @@ def run(argv: list[str] | None = None) -> list[dict]:
     return rows
 
 
-main = cli(run)
+def main(argv: list[str] | None = None) -> int:
+    """The command line: bad input gives one `error:` line and exit status 2."""
+    return run_at_edge(lambda: run(argv))
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

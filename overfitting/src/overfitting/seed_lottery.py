@@ -28,17 +28,15 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from overfitting.common import (
-    check_args,
-    cli,
     corrected_ci,
     finish,
-    make_parser,
     mean_ci,
     new_figure,
     now,
     save_figure,
     write_table,
 )
+from overfitting.plumbing import check_args, make_parser, run_at_edge
 
 # Two architectures with the same training budget; the claim under test: "B (deeper) beats A".
 METHODS = {"A: MLP 64": (64,), "B: MLP 32-32": (32, 32)}
@@ -326,7 +324,10 @@ def run(argv: list[str] | None = None) -> dict:
     return {"grid": grid, "scores": scores, "metrics": metrics}
 
 
-main = cli(run)
+def main(argv: list[str] | None = None) -> int:
+    """The command line: bad input gives one `error:` line and exit status 2."""
+    return run_at_edge(lambda: run(argv))
+
 
 if __name__ == "__main__":
     raise SystemExit(main())
