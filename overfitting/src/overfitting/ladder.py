@@ -69,7 +69,8 @@ class Ladder(OpenLeaderboard):
 # -----------------------------------------------------------
 # Each random submission that scores better than chance agrees with the public labels a little
 # more often than not; the majority vote of many such submissions adds those small edges up
-# (Blum & Hardt's "boosting attack": public advantage about sqrt(k / n) after k submissions).
+# (Blum & Hardt's "boosting attack": a public advantage that grows like sqrt(k / n) after k
+# submissions).
 # The vote learns nothing about the private labels, so there it stays at chance. Against the
 # Ladder, the only signal is "a new best was released", so the attacker keeps those.
 
