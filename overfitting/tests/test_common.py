@@ -116,3 +116,55 @@ def test_each_experiment_reads_as_a_story_with_the_plumbing_elsewhere(name):
     } | {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not imported & PLUMBING, imported & PLUMBING
     assert "finish(" in source and "save_figure(" in source  # the receipt and figure, via common
+
+
+def slides() -> list[str]:
+    """The deck's slides (front matter dropped), each as its source text."""
+    return (TOPIC / "slides.md").read_text().split("\n---\n")[1:]
+
+
+def test_no_sentence_is_wrapped_across_source_lines():
+    """Marp renders every source newline as a line break: one paragraph = one source line."""
+    starts = re.compile(r"(#|- |\||!\[|<!--|```|\d+\. |\s+- )")
+    for number, slide in enumerate(slides(), 1):
+        in_code, previous = False, ""
+        for line in slide.splitlines():
+            if line.startswith("```"):
+                in_code = not in_code
+                continue
+            if in_code:
+                continue
+            wraps = line.strip() and not starts.match(line) and previous
+            assert not wraps, f"slide {number}: {line!r} continues the line above"
+            previous = (
+                line if line.strip() and not line.startswith(("#", "|", "![", "<!--")) else ""
+            )
+
+
+def rendered_lines(slide: str) -> int:
+    """Estimated rendered lines: a heading 2, a code block's padding 1, a table row or a code line
+    1, text wraps every ~85 characters at 24 px (~105 at the small class's 19 px)."""
+    width = 105 if "_class: small" in slide else 85
+    lines, in_code = 0, False
+    for line in slide.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+            lines += in_code
+        elif not line.strip() or line.startswith(("<!--", "![")):
+            continue
+        elif line.startswith("#"):
+            lines += 2
+        elif in_code or line.startswith("|"):
+            lines += 1
+        else:
+            lines += -(-len(line.strip()) // width)
+    return lines
+
+
+def test_every_slide_fits_1280x720():
+    """A heuristic, not a render (no browser here): the one slide measured cut off at 1280x720
+    in Chromium scored 16, as did one that fitted; at most 14 leaves a margin. A slide with a
+    figure holds a heading and at most two lines of text besides it."""
+    for number, slide in enumerate(slides(), 1):
+        limit = 4 if "![" in slide else 14
+        assert rendered_lines(slide) <= limit, f"slide {number}: {rendered_lines(slide)} lines"

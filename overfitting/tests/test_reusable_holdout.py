@@ -109,6 +109,10 @@ def test_agreeing_queries_release_one_in_seven_because_the_threshold_persists():
     source = Path(R.__file__).with_name("thresholdout.py").read_text()
     text = " ".join(source.replace("#", " ").split())
     assert f"= {persists:.1%} (a renewal argument), not the {redrawn:.1%}" in text
+    readme = " ".join((Path(R.__file__).parents[2] / "README.md").read_text().split())
+    assert f"1/E[1/p] = {persists:.1%}" in readme
+    slides = " ".join((Path(R.__file__).parents[2] / "slides.md").read_text().split())
+    assert f"(1/E[1/p] = {persists:.1%})" in slides
 
 
 def test_paper_guard_budget_runs_out():
