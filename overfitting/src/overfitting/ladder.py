@@ -19,14 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from overfitting.common import (
-    finish,
-    new_figure,
-    now,
-    rng_for,
-    save_figure,
-    write_table,
-)
+from overfitting import figures
+from overfitting.common import finish, now, rng_for, save_figure, write_table
 from overfitting.plumbing import BadInput, check_args, finite_float, make_parser, run_at_edge
 
 # %%
@@ -146,32 +140,6 @@ def summary_rows(runs: list[dict[str, np.ndarray]], s: Setting) -> list[dict]:
     return rows
 
 
-def plot(runs: list[dict[str, np.ndarray]], s: Setting):
-    fig, axes = new_figure(ncols=2, width=4.8, height=3.6)
-    titles = {"open": "open leaderboard (exact score)", "ladder": f"the Ladder (step {s.step:g})"}
-    for ax, board in zip(axes[0], ("open", "ladder"), strict=True):
-        stacked = np.stack([r[board] for r in runs])
-        t = stacked[0, :, 0]
-        for j, color, label in ((1, "tab:red", "public, as released"), (3, "tab:green", "private")):
-            ax.plot(t, stacked[:, :, j].mean(0), color=color, label=label)
-            ax.fill_between(
-                t, stacked[:, :, j].min(0), stacked[:, :, j].max(0), color=color, alpha=0.2
-            )
-        ax.axhline(0.5, color="k", lw=0.8, ls="--", label="chance (the truth)")
-        ax.set_ylim(0.45, 0.65)
-        ax.set_xlabel("random submissions")
-        ax.set_ylabel("accuracy of the majority vote")
-        ax.set_title(titles[board], fontsize=10)
-        ax.legend(fontsize=8, loc="upper left")
-    fig.suptitle(
-        f"Leaderboard attack on coin-flip labels (n = {s.n:,} public, {s.n:,} private; "
-        f"{s.reps} repetitions, band = min-max)",
-        fontsize=10,
-    )
-    fig.tight_layout()
-    return fig
-
-
 # %%
 # The command
 # -----------
@@ -203,7 +171,7 @@ def run(argv: list[str] | None = None) -> list[dict]:
     runs = [one_rep(args.seed, r, s) for r in tqdm(range(s.reps), desc="repetitions", disable=None)]
     rows = summary_rows(runs, s)
     print(write_table(args.out, rows))
-    save_figure(plot(runs, s), args.out / "figure.png")
+    save_figure(figures.ladder(runs, s), args.out / "figure.png")
     final = {b: np.stack([r[b][-1] for r in runs]) for b in ("open", "ladder")}
     metrics = {
         f"{b}_{name.replace(' ', '_')}": float(final[b][:, j].mean())
