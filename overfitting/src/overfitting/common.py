@@ -90,10 +90,12 @@ def save_figure(fig: Any, path: Path) -> None:
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 6.0, height: float = 4.0) -> Any:
-    """A figure on the non-interactive backend (works on a headless login node)."""
+    """A figure on the non-interactive backend (works on a headless login node); in a Jupyter
+    kernel, on the kernel's inline backend, so a notebook shows it."""
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "ipykernel" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)

@@ -80,7 +80,7 @@ def reusable_holdout(rows: list[dict], s: R.Setting, modes: tuple[str, ...]):
         ax.axhline(0.5, color="k", lw=0.8, ls="--")
         ax.set_ylim(0.45, 0.8)
         ax.set_xlabel("number of selected features k")
-        ax.set_ylabel("R.accuracy")
+        ax.set_ylabel("accuracy")
         ax.set_title(HOLDOUT_TITLES[mode], fontsize=10)
         ax.legend(fontsize=8, loc="upper left")
     what = "no signal" if s.signal_features == 0 else f"{s.signal_features} signal features"
@@ -95,7 +95,7 @@ def reusable_holdout(rows: list[dict], s: R.Setting, modes: tuple[str, ...]):
 
 def ladder(runs: list[dict[str, np.ndarray]], s: A.Setting):
     fig, axes = new_figure(ncols=2, width=4.8, height=3.6)
-    titles = {"open": "open leaderboard (exact score)", "ladder": f"the A.Ladder (step {s.step:g})"}
+    titles = {"open": "open leaderboard (exact score)", "ladder": f"the Ladder (step {s.step:g})"}
     for ax, board in zip(axes[0], ("open", "ladder"), strict=True):
         stacked = np.stack([r[board] for r in runs])
         t = stacked[0, :, 0]
@@ -111,7 +111,7 @@ def ladder(runs: list[dict[str, np.ndarray]], s: A.Setting):
         ax.set_title(titles[board], fontsize=10)
         ax.legend(fontsize=8, loc="upper left")
     fig.suptitle(
-        f"Leaderboard A.attack on coin-flip labels (n = {s.n:,} public, {s.n:,} private; "
+        f"Leaderboard attack on coin-flip labels (n = {s.n:,} public, {s.n:,} private; "
         f"{s.reps} repetitions, band = min-max)",
         fontsize=10,
     )
@@ -212,7 +212,7 @@ def replicability(rows: list[dict]):
     for ax, name in zip(axes[0], names, strict=True):
         part = [r for r in rows if r["dataset"] == name and not r["method"].startswith("Y")]
         for i, r in enumerate(part):
-            color = {"X wins": "tab:green", "Y wins": "tab:red"}.get(r["P.verdict"], "tab:gray")
+            color = {"X wins": "tab:green", "Y wins": "tab:red"}.get(r["verdict"], "tab:gray")
             ax.errorbar(
                 r["minus_Y"],
                 i,
