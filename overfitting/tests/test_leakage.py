@@ -29,7 +29,7 @@ def parts() -> dict[str, np.ndarray]:
         "d1_scaling": 10,
         "d2_imputation": 10,
     }
-    return {p: L.run_part(p, L.PARTS[p][3], 0, n) for p, n in reps.items()}
+    return {p: np.array([L.PARTS[p][3](0, r) for r in range(n)]) for p, n in reps.items()}
 
 
 def test_esl_wrong_way_reports_near_zero_error_on_pure_noise(parts):

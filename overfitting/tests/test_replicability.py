@@ -9,10 +9,22 @@ import pytest
 from overfitting import replicability as P
 
 
-def test_verdicts():
-    assert P.verdict(0.01, 0.02) == "X wins"
-    assert P.verdict(-0.02, -0.01) == "Y wins"
-    assert P.verdict(-0.01, 0.02) == "no difference shown"
+def test_the_multiplicity_caveat_counts_the_table_it_is_about():
+    """README: the ablation table holds (datasets x variants of X) intervals at 95%, so with no
+    real difference anywhere about that many x 0.05 exclude 0 by chance (linearity of
+    expectation: it holds whatever the intervals' correlation)."""
+    from pathlib import Path
+
+    readme = " ".join((Path(P.__file__).parents[2] / "README.md").read_text().split())
+    cells = len(P.DATASETS) * (len(P.candidates()) - 1)  # every candidate but Y, per dataset
+    header = "| dataset | " + " | ".join(
+        m.replace("X: scaler + 5-NN", "X: scaled 5-NN") for m in list(P.candidates())[1:]
+    )
+    assert header + " |" in readme
+    assert f"the table holds {cells} intervals at 95% each" in readme
+    assert f"about {cells} x 0.05 = {cells * 0.05:.1f} of them would exclude 0" in readme
+    slides = " ".join((Path(P.__file__).parents[2] / "slides.md").read_text().split())
+    assert f"{cells} intervals at 95% each, so about {cells * 0.05:.1f} would exclude 0" in slides
 
 
 @pytest.fixture(scope="module")

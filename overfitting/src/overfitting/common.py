@@ -1,9 +1,8 @@
-"""What every experiment in this topic shares: the command line, the tables, the figures, the receipt.
+"""What every experiment in this topic shares: the tables, the figures, the receipt, the statistics.
 
-Each experiment is one command: `--seed` fixes every random choice, `--full` switches from the quick
-default to the slide-quality size, `--out` names the folder that receives `table.csv`, `table.md`,
-`figure.png` and `run.json`. Files are written to a temporary name and renamed, so a crash or a bad
-argument never leaves half an output behind.
+Each experiment writes `table.csv`, `table.md`, `figure.png`, `results.npz` and `run.json` into
+its `--out` folder (the options themselves are in `plumbing.py`). Files are written to a temporary
+name and renamed, so a crash never leaves half an output behind.
 """
 
 from __future__ import annotations
@@ -13,96 +12,16 @@ import csv
 import io
 import json
 import math
-import os
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from overfitting.receipt import data_sha256, weights_sha256, write_run_json
-
-OUTPUTS = Path("outputs")
-
-
-class UsageError(Exception):
-    """Bad input from the user: reported as one `error: ...` line and exit status 2."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad argument gives one `error: ...` line instead of usage + error."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
-
-
-# The command each experiment is, as run.json records it (also when of-all runs it).
-SCRIPTS = {
-    "leakage": "of-leakage",
-    "reusable_holdout": "of-holdout",
-    "ladder": "of-ladder",
-    "seed_lottery": "of-seeds",
-    "nested_cv": "of-tuning",
-    "replicability": "of-replicate",
-}
-
-
-def make_parser(description: str, default_out: str) -> OneLineParser:
-    """The options every experiment has: --seed, --full, --out."""
-    parser = OneLineParser(description=description)
-    parser.set_defaults(script=SCRIPTS.get(default_out))
-    parser.add_argument("--seed", type=int, default=0, help="seed for every random choice")
-    parser.add_argument(
-        "--full", action="store_true", help="slide-quality size (slower) instead of the quick one"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=OUTPUTS / default_out, help="folder for table, figure, run.json"
-    )
-    return parser
-
-
-def check_args(args: argparse.Namespace) -> None:
-    """Reject impossible values before any work is done."""
-    if args.seed < 0:
-        raise UsageError(f"--seed must be >= 0, got {args.seed}")
-    if args.out.exists() and not args.out.is_dir():
-        raise UsageError(f"--out {args.out} exists and is not a folder")
-    # The folder is created only when results are written (so bad input leaves nothing behind):
-    # check now that it can be, rather than fail with a traceback after minutes of work.
-    parent = args.out
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {args.out} cannot be created: {parent} is not a writable folder")
-    for name, value in vars(args).items():
-        if name in {"seed", "full", "out"}:
-            continue
-        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-
-
-def cli(run: Callable[[list[str] | None], Any]) -> Callable[[list[str] | None], int]:
-    """Wrap an experiment's `run(argv)` so bad input ends as one stderr line and exit code 2."""
-
-    def main(argv: list[str] | None = None) -> int:
-        from threadpoolctl import threadpool_limits
-
-        try:
-            # One BLAS/OpenMP thread: these problems are small, and on a shared machine extra
-            # threads mostly spin (measured: 10x slower under load). Results do not depend on it.
-            with threadpool_limits(limits=1):
-                run(argv)
-        except UsageError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        return 0
-
-    main.__doc__ = run.__doc__
-    return main
+from overfitting.receipt import atomic_write, data_sha256, weights_sha256, write_run_json
 
 
 def kernel_fingerprint() -> dict[str, str]:
@@ -121,21 +40,8 @@ def kernel_fingerprint() -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Writing results: atomically, so an interrupted run never leaves a half-written file.
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, then rename over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; results are for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+# Writing results: atomically (the receipt's `atomic_write`), so an interrupted run never leaves
+# a half-written file.
 
 
 def fmt(value: Any) -> str:
@@ -159,50 +65,37 @@ def write_table(out: Path, rows: Sequence[dict[str, Any]], name: str = "table") 
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
     writer.writerows({k: fmt(v) for k, v in r.items()} for r in rows)
-    write_text_atomic(out / f"{name}.csv", buffer.getvalue())
+    atomic_write(out / f"{name}.csv", buffer.getvalue())
     md = markdown_table(rows)
-    write_text_atomic(out / f"{name}.md", md)
+    atomic_write(out / f"{name}.md", md)
     return md
 
 
 def write_results_npz(path: Path, results: dict[str, np.ndarray]) -> None:
     """The raw per-fit numbers `weights_sha256` hashes, so a receipt's hash can be re-checked and
     a later run compared number by number (`np.load(path)`)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in results.items()})
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()  # np.savez on a path would append ".npz" to the temporary name
+    np.savez_compressed(buffer, **{k: np.asarray(v) for k, v in results.items()})
+    atomic_write(path, buffer.getvalue())
 
 
 def save_figure(fig: Any, path: Path) -> None:
     """Save a matplotlib figure atomically (small PNG, fit for a slide)."""
     import matplotlib.pyplot as plt
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; results are for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
     finally:
         plt.close(fig)
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 6.0, height: float = 4.0) -> Any:
-    """A figure on the non-interactive backend (works on a headless login node)."""
+    """A figure on the non-interactive backend (works on a headless login node); in a Jupyter
+    kernel, on the kernel's inline backend, so a notebook shows it."""
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "ipykernel" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)

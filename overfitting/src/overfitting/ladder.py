@@ -19,18 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from overfitting.common import (
-    UsageError,
-    check_args,
-    cli,
-    finish,
-    make_parser,
-    new_figure,
-    now,
-    rng_for,
-    save_figure,
-    write_table,
-)
+from overfitting import figures
+from overfitting.common import finish, now, rng_for, save_figure, write_table
+from overfitting.plumbing import BadInput, check_args, finite_float, make_parser, run_at_edge
 
 # %%
 # Two leaderboards
@@ -72,7 +63,8 @@ class Ladder(OpenLeaderboard):
 # -----------------------------------------------------------
 # Each random submission that scores better than chance agrees with the public labels a little
 # more often than not; the majority vote of many such submissions adds those small edges up
-# (Blum & Hardt's "boosting attack": public advantage about sqrt(k / n) after k submissions).
+# (Blum & Hardt's "boosting attack": a public advantage that grows like sqrt(k / n) after k
+# submissions).
 # The vote learns nothing about the private labels, so there it stays at chance. Against the
 # Ladder, the only signal is "a new best was released", so the attacker keeps those.
 
@@ -88,6 +80,7 @@ class Setting:
 
 QUICK = Setting(n=5_000, submissions=1_000, step=0.01, reps=5)
 FULL = Setting(n=5_000, submissions=1_000, step=0.01, reps=20)
+MAX_N = 1_000_000  # public labels at most: memory and time grow with n x submissions
 
 
 def attack(board: OpenLeaderboard, n: int, s: Setting, rng: np.random.Generator) -> np.ndarray:
@@ -147,32 +140,6 @@ def summary_rows(runs: list[dict[str, np.ndarray]], s: Setting) -> list[dict]:
     return rows
 
 
-def plot(runs: list[dict[str, np.ndarray]], s: Setting):
-    fig, axes = new_figure(ncols=2, width=4.8, height=3.6)
-    titles = {"open": "open leaderboard (exact score)", "ladder": f"the Ladder (step {s.step:g})"}
-    for ax, board in zip(axes[0], ("open", "ladder"), strict=True):
-        stacked = np.stack([r[board] for r in runs])
-        t = stacked[0, :, 0]
-        for j, color, label in ((1, "tab:red", "public, as released"), (3, "tab:green", "private")):
-            ax.plot(t, stacked[:, :, j].mean(0), color=color, label=label)
-            ax.fill_between(
-                t, stacked[:, :, j].min(0), stacked[:, :, j].max(0), color=color, alpha=0.2
-            )
-        ax.axhline(0.5, color="k", lw=0.8, ls="--", label="chance (the truth)")
-        ax.set_ylim(0.45, 0.65)
-        ax.set_xlabel("random submissions")
-        ax.set_ylabel("accuracy of the majority vote")
-        ax.set_title(titles[board], fontsize=10)
-        ax.legend(fontsize=8, loc="upper left")
-    fig.suptitle(
-        f"Leaderboard attack on coin-flip labels (n = {s.n:,} public, {s.n:,} private; "
-        f"{s.reps} repetitions, band = min-max)",
-        fontsize=10,
-    )
-    fig.tight_layout()
-    return fig
-
-
 # %%
 # The command
 # -----------
@@ -183,12 +150,12 @@ def run(argv: list[str] | None = None) -> list[dict]:
     parser = make_parser(__doc__.splitlines()[0], "ladder")
     parser.add_argument("--n", type=int, help="public test labels (default 5,000)")
     parser.add_argument("--submissions", type=int, help="random submissions (default 1,000)")
-    parser.add_argument("--step", type=float, help="the Ladder's step eta (default 0.01)")
+    parser.add_argument("--step", type=finite_float, help="the Ladder's step eta (default 0.01)")
     parser.add_argument("--reps", type=int, help="repetitions (quick 5, full 20)")
     args = parser.parse_args(argv)
     check_args(args)
     if args.step is not None and not (0 < args.step < 0.5):
-        raise UsageError(f"--step must be between 0 and 0.5, got {args.step}")
+        raise BadInput(f"--step must be between 0 and 0.5, got {args.step}")
     base = FULL if args.full else QUICK
     s = Setting(
         n=args.n or base.n,
@@ -196,13 +163,15 @@ def run(argv: list[str] | None = None) -> list[dict]:
         step=args.step or base.step,
         reps=args.reps or base.reps,
     )
+    if s.n > MAX_N:  # each submission draws 2n predictions
+        raise BadInput(f"--n must be at most {MAX_N:,}, got {s.n:,}")
     if s.submissions < s.every:
-        raise UsageError(f"--submissions must be >= {s.every}, got {s.submissions}")
+        raise BadInput(f"--submissions must be >= {s.every}, got {s.submissions}")
     started = now()
     runs = [one_rep(args.seed, r, s) for r in tqdm(range(s.reps), desc="repetitions", disable=None)]
     rows = summary_rows(runs, s)
     print(write_table(args.out, rows))
-    save_figure(plot(runs, s), args.out / "figure.png")
+    save_figure(figures.ladder(runs, s), args.out / "figure.png")
     final = {b: np.stack([r[b][-1] for r in runs]) for b in ("open", "ladder")}
     metrics = {
         f"{b}_{name.replace(' ', '_')}": float(final[b][:, j].mean())
@@ -226,7 +195,10 @@ def run(argv: list[str] | None = None) -> list[dict]:
     return rows
 
 
-main = cli(run)
+def main(argv: list[str] | None = None) -> int:
+    """The command line: bad input gives one `error:` line and exit status 2."""
+    return run_at_edge(lambda: run(argv))
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

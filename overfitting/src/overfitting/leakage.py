@@ -32,19 +32,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
-from overfitting.common import (
-    UsageError,
-    check_args,
-    cli,
-    finish,
-    make_parser,
-    mean_ci,
-    new_figure,
-    now,
-    rng_for,
-    save_figure,
-    write_table,
-)
+from overfitting import figures
+from overfitting.common import finish, mean_ci, now, rng_for, save_figure, write_table
+from overfitting.plumbing import BadInput, check_args, make_parser, run_at_edge
 
 
 @dataclass(frozen=True)
@@ -172,12 +162,9 @@ def grouped_cv(seed: int, rep: int, folds: int = 5) -> tuple[float, float, float
 
 def scaling_before_split(seed: int, rep: int) -> tuple[float, float]:
     """StandardScaler fit on all rows, then split, vs scaler inside the pipeline (fit on train)."""
-    X, y = make_classification(
-        n_samples=120, n_features=30, n_informative=5, flip_y=0.1, random_state=10_000 * seed + rep
-    )
-    X = X * np.exp(
-        rng_for(seed, 4, rep).normal(0, 2, X.shape[1])
-    )  # features on very different scales
+    state = 10_000 * seed + rep
+    X, y = make_classification(120, 30, n_informative=5, flip_y=0.1, random_state=state)
+    X = X * np.exp(rng_for(seed, 4, rep).normal(0, 2, X.shape[1]))  # very different scales
     model = KNeighborsClassifier(5)
     cv = StratifiedKFold(5, shuffle=True, random_state=rep)
     leaky = cross_val_score(model, StandardScaler().fit_transform(X), y, cv=cv).mean()
@@ -192,13 +179,8 @@ def imputation_before_split(
     frames) before the split, vs imputing the features only, inside the pipeline. Two mistakes
     hide in the shortcut, so a control separates them: imputing the features only, but still
     before the split (test rows help fill training rows, and the other way round)."""
-    X, y = make_classification(
-        n_samples=300,
-        n_features=10,
-        n_informative=4,
-        flip_y=0.2,
-        random_state=10_000 * seed + rep,
-    )
+    state = 10_000 * seed + rep
+    X, y = make_classification(300, 10, n_informative=4, flip_y=0.2, random_state=state)
     X[rng_for(seed, 5, rep).random(X.shape) < missing] = np.nan
     model = make_pipeline(StandardScaler(), LogisticRegression())
     cv = StratifiedKFold(5, shuffle=True, random_state=rep)
@@ -216,44 +198,23 @@ def imputation_before_split(
 # ------------------
 
 
-def run_part(name: str, fn, seed: int, reps: int) -> np.ndarray:
-    """Repeat one part `reps` times with independent random streams; rows = repetitions."""
-    return np.array([fn(seed, r) for r in tqdm(range(reps), desc=name, leave=False, disable=None)])
-
-
 def summary_rows(part: str, labels: list[str], values: np.ndarray) -> list[dict]:
-    """One table row per estimate: mean, std and a 95% CI over repetitions."""
-    rows = []
-    for label, column in zip(labels, values.T, strict=True):
+    """One table row per estimate (mean, std and a 95% CI over repetitions), then the leak itself:
+    leaky minus honest, paired within each repetition (and, where a part has a control, the two
+    halves of the leak it separates)."""
+
+    def row(estimate: str, column: np.ndarray) -> dict:
         m, lo, hi = mean_ci(column)
-        rows.append(
-            {
-                "part": part,
-                "estimate": label,
-                "mean": m,
-                "std": float(column.std(ddof=1)),
-                "ci95_low": lo,
-                "ci95_high": hi,
-                "reps": len(column),
-            }
-        )
-    # The leak itself: leaky minus honest, paired within each repetition (and, where a part has
-    # a control, the two halves of the leak it separates).
-    for i, j in [(0, 1), *CONTRASTS.get(part, [])]:
-        diff = values[:, i] - values[:, j]
-        m, lo, hi = mean_ci(diff)
-        rows.append(
-            {
-                "part": part,
-                "estimate": f"{labels[i]} - {labels[j]}",
-                "mean": m,
-                "std": float(diff.std(ddof=1)),
-                "ci95_low": lo,
-                "ci95_high": hi,
-                "reps": len(diff),
-            }
-        )
-    return rows
+        std = float(column.std(ddof=1))
+        return {"part": part, "estimate": estimate, "mean": m, "std": std} | {
+            "ci95_low": lo,
+            "ci95_high": hi,
+            "reps": len(column),
+        }
+
+    rows = [row(label, column) for label, column in zip(labels, values.T, strict=True)]
+    pairs = [(0, 1), *CONTRASTS.get(part, [])]
+    return rows + [row(f"{labels[i]} - {labels[j]}", values[:, i] - values[:, j]) for i, j in pairs]
 
 
 # (d2): the outcome column's share (with y - features only) and the before-the-split share
@@ -261,89 +222,22 @@ def summary_rows(part: str, labels: list[str], values: np.ndarray) -> list[dict]
 CONTRASTS = {"d2_imputation": [(0, 2), (2, 1)]}
 
 
-PARTS = {
-    # part: (title, metric, labels (leaky first, honest second), function, Sizes field)
-    "a_esl_selection": (
-        "(a) ESL 7.10.2: select features, then CV",
-        "CV error",
-        ["wrong way", "right way"],
-        esl_wrong_and_right,
-        "esl_reps",
-    ),
-    "b_near_duplicates": (
-        "(b) near-duplicate digits across the split",
-        "accuracy",
-        ["random split", "split by item", "unseen digits"],
-        near_duplicates,
-        "dup_reps",
-    ),
-    "c_grouped": (
-        "(c) 10 samples per subject",
-        "accuracy",
-        ["KFold", "GroupKFold", "new subjects"],
-        grouped_cv,
-        "group_reps",
-    ),
-    "d1_scaling": (
-        "(d1) scaler fit before the split",
-        "accuracy",
-        ["scaled before", "in Pipeline"],
-        scaling_before_split,
-        "prep_reps",
-    ),
-    "d2_imputation": (
-        "(d2) imputed with the outcome column",
-        "accuracy",
-        ["imputed before", "in Pipeline", "features only, before"],
-        imputation_before_split,
-        "prep_reps",
-    ),
+# fmt: off
+PARTS = {  # part: (title, metric, labels (leaky first, honest second), function, Sizes field)
+    "a_esl_selection": ("(a) ESL 7.10.2: select features, then CV", "CV error",
+                        ["wrong way", "right way"], esl_wrong_and_right, "esl_reps"),
+    "b_near_duplicates": ("(b) near-duplicate digits across the split", "accuracy",
+                          ["random split", "split by item", "unseen digits"], near_duplicates,
+                          "dup_reps"),
+    "c_grouped": ("(c) 10 samples per subject", "accuracy",
+                  ["KFold", "GroupKFold", "new subjects"], grouped_cv, "group_reps"),
+    "d1_scaling": ("(d1) scaler fit before the split", "accuracy",
+                   ["scaled before", "in Pipeline"], scaling_before_split, "prep_reps"),
+    "d2_imputation": ("(d2) imputed with the outcome column", "accuracy",
+                      ["imputed before", "in Pipeline", "features only, before"],
+                      imputation_before_split, "prep_reps"),
 }
-
-
-# %%
-# The figure: every repetition, and the leaks side by side
-# --------------------------------------------------------
-
-
-def plot(results: dict[str, np.ndarray], seed: int):
-    """One panel per part (every repetition a dot, the mean a bar), then the leaks side by side."""
-    fig, axes = new_figure(ncols=3, nrows=2, width=3.8, height=3.3)
-    panels = axes.ravel()
-    jitter = np.random.default_rng(seed)
-    colors = ["tab:red", "tab:green", "tab:gray"]
-    for ax, (part, values) in zip(panels, results.items(), strict=False):
-        title, metric, labels, _, _ = PARTS[part]
-        for j, column in enumerate(values.T):
-            ax.bar(j, column.mean(), color=colors[j], alpha=0.35, width=0.7)
-            ax.scatter(j + jitter.uniform(-0.2, 0.2, len(column)), column, s=8, color=colors[j])
-        if part == "a_esl_selection":
-            ax.axhline(0.5, color="k", ls="--", lw=1, label="true error 0.5")
-            ax.legend(loc="upper left", fontsize=8)
-            ax.set_ylim(0, 0.8)
-        else:
-            ax.set_ylim(max(0.0, values.min() - 0.05), 1.0)
-        ax.set_xticks(range(values.shape[1]), labels, fontsize=8)
-        ax.set_ylabel(metric, fontsize=8)
-        ax.set_title(title, fontsize=9)
-    # Last panel: the leak (leaky minus honest, paired per repetition) with its 95% CI.
-    ax = panels[-1]
-    names = [p for p in results if p != "a_esl_selection"]
-    for i, part in enumerate(names):
-        m, lo, hi = mean_ci(results[part][:, 0] - results[part][:, 1])
-        ax.errorbar(m, i, xerr=[[m - lo], [hi - m]], fmt="o", color="tab:red", capsize=3)
-    ax.axvline(0, color="k", lw=1)
-    ax.set_yticks(range(len(names)), [p.split("_")[0] for p in names], fontsize=8)
-    ax.set_xlabel("leak: leaky - honest accuracy (95% CI)", fontsize=8)
-    ax.set_title("how much each leak inflates the score", fontsize=9)
-    for extra in panels[len(results) : -1]:
-        extra.set_visible(False)
-    fig.suptitle(
-        "Leakage: red = leaky estimate, green = honest estimate, gray = truth (d2: a control)",
-        fontsize=10,
-    )
-    fig.tight_layout()
-    return fig
+# fmt: on
 
 
 # %%
@@ -362,18 +256,18 @@ def run(argv: list[str] | None = None) -> dict[str, np.ndarray]:
     unknown = sorted(set(parts) - set(PARTS))
     if unknown or not parts:
         bad = ", ".join(unknown) or "(none)"
-        raise UsageError(f"unknown part {bad}; choose from {', '.join(PARTS)}")
+        raise BadInput(f"unknown part {bad}; choose from {', '.join(PARTS)}")
     started = now()
     sizes = FULL if args.full else QUICK
     if args.reps:
         sizes = Sizes(args.reps, args.reps, args.reps, args.reps)
-    results = {
-        part: run_part(part, PARTS[part][3], args.seed, getattr(sizes, PARTS[part][4]))
-        for part in parts
-    }
+    results = {}
+    for part in parts:  # each repetition has its own random stream: rows = repetitions
+        reps = tqdm(range(getattr(sizes, PARTS[part][4])), desc=part, leave=False, disable=None)
+        results[part] = np.array([PARTS[part][3](args.seed, r) for r in reps])
     rows = [row for part, v in results.items() for row in summary_rows(part, PARTS[part][2], v)]
     print(write_table(args.out, rows))
-    save_figure(plot(results, args.seed), args.out / "figure.png")
+    save_figure(figures.leakage(results, args.seed), args.out / "figure.png")
     metrics = {f"{part}_leak": float((v[:, 0] - v[:, 1]).mean()) for part, v in results.items()}
     for part, v in results.items():
         for label, column in zip(PARTS[part][2], v.T, strict=True):
@@ -392,7 +286,10 @@ def run(argv: list[str] | None = None) -> dict[str, np.ndarray]:
     return results
 
 
-main = cli(run)
+def main(argv: list[str] | None = None) -> int:
+    """The command line: bad input gives one `error:` line and exit status 2."""
+    return run_at_edge(lambda: run(argv))
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

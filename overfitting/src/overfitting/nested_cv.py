@@ -29,18 +29,9 @@ from sklearn.model_selection import (
 from sklearn.svm import SVC
 from tqdm import tqdm
 
-from overfitting.common import (
-    UsageError,
-    check_args,
-    cli,
-    finish,
-    make_parser,
-    mean_ci,
-    new_figure,
-    now,
-    save_figure,
-    write_table,
-)
+from overfitting import figures
+from overfitting.common import finish, mean_ci, now, save_figure, write_table
+from overfitting.plumbing import BadInput, check_args, make_parser, run_at_edge
 
 # %%
 # The sweep and the problems
@@ -172,50 +163,6 @@ COLORS = {
 
 
 # %%
-# The figure: reported vs true accuracy, and the optimism of each estimate
-# -----------------------------------------------------------------------
-
-
-def plot(results: dict[str, list[dict[str, float]]]):
-    """Left: reported vs true accuracy per development set (signal setting): points above the
-    diagonal are optimistic. Right: optimism with 95% CIs in both settings."""
-    fig, axes = new_figure(ncols=2, width=4.6, height=3.8)
-    ax = axes[0, 0]
-    for est, truth in ESTIMATES.items():
-        ax.scatter(
-            [r[truth] for r in results["signal"]],
-            [r[est] for r in results["signal"]],
-            s=12,
-            color=COLORS[est],
-            label=est.split(":")[0],
-        )
-    lims = [0.45, 1.0]
-    ax.plot(lims, lims, "k--", lw=0.8)
-    ax.set_xlim(lims)
-    ax.set_ylim(lims)
-    ax.set_xlabel("true accuracy (10,000 fresh samples)")
-    ax.set_ylabel("reported accuracy")
-    ax.set_title("signal: each dot is one development set of 100", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
-
-    ax = axes[0, 1]
-    for j, setting in enumerate(SETTINGS):
-        for i, (est, truth) in enumerate(ESTIMATES.items()):
-            d = np.array([r[est] - r[truth] for r in results[setting]])
-            m, lo, hi = mean_ci(d)
-            x = i + 4 * j
-            jitter = np.random.default_rng(x).uniform(-0.15, 0.15, len(d))
-            ax.scatter(x + jitter, d, s=8, color=COLORS[est], alpha=0.5)
-            ax.errorbar(x, m, yerr=[[m - lo], [hi - m]], fmt="o", color="k", capsize=4)
-    ax.axhline(0, color="k", lw=0.8)
-    ax.set_xticks([1, 5], ["signal (truth measured)", "null (truth = 0.5)"])
-    ax.set_ylabel("reported - true accuracy")
-    ax.set_title("optimism: single split, non-nested, nested (mean, 95% CI)", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-# %%
 # The command
 # -----------
 
@@ -231,9 +178,7 @@ def run(argv: list[str] | None = None) -> list[dict]:
     check_args(args)
     settings = [x.strip() for x in args.settings.split(",") if x.strip()]
     if not settings or set(settings) - set(SETTINGS):
-        raise UsageError(
-            f"--settings must name some of {', '.join(SETTINGS)}, got {args.settings!r}"
-        )
+        raise BadInput(f"--settings must name some of {', '.join(SETTINGS)}, got {args.settings!r}")
     base = FULL if args.full else QUICK
     sizes = Sizes(reps=args.reps or base.reps, n_dev=base.n_dev)
     started = now()
@@ -247,7 +192,7 @@ def run(argv: list[str] | None = None) -> list[dict]:
     rows = [row for setting in settings for row in rows_from(results[setting], setting)]
     print(write_table(args.out, rows))
     if settings == list(SETTINGS):
-        save_figure(plot(results), args.out / "figure.png")
+        save_figure(figures.nested_cv(results), args.out / "figure.png")
     metrics = {}
     for row in rows:
         key = row["estimate"].split(":")[0].replace(" ", "_").replace("-", "_")
@@ -276,7 +221,10 @@ def run(argv: list[str] | None = None) -> list[dict]:
     return rows
 
 
-main = cli(run)
+def main(argv: list[str] | None = None) -> int:
+    """The command line: bad input gives one `error:` line and exit status 2."""
+    return run_at_edge(lambda: run(argv))
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

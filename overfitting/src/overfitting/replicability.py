@@ -23,17 +23,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
-from overfitting.common import (
-    check_args,
-    cli,
-    corrected_ci,
-    finish,
-    make_parser,
-    new_figure,
-    now,
-    save_figure,
-    write_table,
-)
+from overfitting import figures
+from overfitting.common import corrected_ci, finish, now, save_figure, write_table
+from overfitting.plumbing import check_args, make_parser, run_at_edge
 
 # %%
 # The claim, the datasets, the candidates
@@ -127,40 +119,6 @@ def single_seed_rows(single: dict[str, dict[str, np.ndarray]]) -> list[dict]:
 
 
 # %%
-# The figure: difference to Y with corrected intervals, per dataset
-# -----------------------------------------------------------------
-
-
-def plot(rows: list[dict]):
-    """Difference to Y with corrected 95% CIs: one panel per dataset, one row per variant of X."""
-    names = list(dict.fromkeys(r["dataset"] for r in rows))
-    fig, axes = new_figure(ncols=len(names), width=3.0, height=3.0)
-    for ax, name in zip(axes[0], names, strict=True):
-        part = [r for r in rows if r["dataset"] == name and not r["method"].startswith("Y")]
-        for i, r in enumerate(part):
-            color = {"X wins": "tab:green", "Y wins": "tab:red"}.get(r["verdict"], "tab:gray")
-            ax.errorbar(
-                r["minus_Y"],
-                i,
-                xerr=[[r["minus_Y"] - r["ci95_low"]], [r["ci95_high"] - r["minus_Y"]]],
-                fmt="o",
-                color=color,
-                capsize=3,
-            )
-        ax.axvline(0, color="k", lw=0.8)
-        ax.set_yticks(range(len(part)), [r["method"] for r in part] if ax is axes[0, 0] else [])
-        ax.invert_yaxis()
-        ax.set_xlabel("accuracy - Y (95% CI)", fontsize=8)
-        ax.set_title(name, fontsize=10)
-    fig.suptitle(
-        "'X (scaled 5-NN) beats Y (logistic regression)'? green: X wins, red: Y wins, gray: no difference shown",
-        fontsize=9,
-    )
-    fig.tight_layout()
-    return fig
-
-
-# %%
 # The command
 # -----------
 
@@ -181,7 +139,7 @@ def run(argv: list[str] | None = None) -> list[dict]:
     single = {n: {c: s[:FOLDS] for c, s in sc.items()} for n, sc in all_scores.items()}
     print(write_table(args.out, rows))
     print(write_table(args.out, single_seed_rows(single), "one_seed"))
-    save_figure(plot(rows), args.out / "figure.png")
+    save_figure(figures.replicability(rows), args.out / "figure.png")
     metrics = {}
     for r in rows:
         if r["method"] == "X: scaler + 5-NN":
@@ -203,7 +161,10 @@ def run(argv: list[str] | None = None) -> list[dict]:
     return rows
 
 
-main = cli(run)
+def main(argv: list[str] | None = None) -> int:
+    """The command line: bad input gives one `error:` line and exit status 2."""
+    return run_at_edge(lambda: run(argv))
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -7,12 +7,8 @@ top k. Because the holdout took part in choosing, its accuracy climbs far above 
 on fresh data stays at 50%. Thresholdout answers the same holdout questions with the training
 value unless the two disagree by more than a noisy threshold, and then with a noisy holdout value.
 
-Thresholdout comes in two versions, and we run both:
-  * `authors`: the authors' experiment code (the paper's supplementary Python file): Gaussian
-    noise of sd 1/sqrt(n) on the threshold of every query and on every released answer, no
-    budget. This is the code that drew the published Fig. 1, so it is the default.
-  * `paper`: the algorithm box of the paper: Laplace noise (scales 2 sigma on the threshold,
-    4 sigma per query, sigma on the answer), the threshold redrawn after each release, a budget.
+Thresholdout comes in two versions (`thresholdout.py`): `authors`, the authors' experiment code
+that drew the published Fig. 1 (the default), and `paper`, the paper's algorithm box.
 
 Run: `uv run of-holdout` (quick) or `uv run of-holdout --full --variant both` (the paper's size).
 """
@@ -21,31 +17,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from overfitting.common import (
-    UsageError,
-    check_args,
-    cli,
-    finish,
-    make_parser,
-    new_figure,
-    now,
-    rng_for,
-    save_figure,
-    write_table,
-)
+from overfitting import figures
+from overfitting.common import finish, now, rng_for, save_figure, write_table
+from overfitting.plumbing import BadInput, check_args, finite_float, make_parser, run_at_edge
 from overfitting.thresholdout import VARIANTS
 
-# %%
-# Two guards for the holdout
-# --------------------------
-# `thresholdout.py` holds both: the paper's box (Laplace noise, a budget) and the authors' code
-# (Gaussian noise per query). Every holdout question below goes through one of them.
-
-MODES = ("standard", *VARIANTS)  # the plain reused holdout, then each Thresholdout
+# The plain reused holdout, then each Thresholdout of `thresholdout.py` (the paper's box, the
+# authors' code): every holdout question below goes through one of them.
+MODES = ("standard", *VARIANTS)
 
 # %%
 # The experiment's size and the analyst
@@ -83,6 +67,9 @@ class Setting:
 QUICK = Setting(n=10_000, d=10_000, reps=5, k_max=500)
 FULL = Setting(n=10_000, d=10_000, reps=100, k_max=500)
 CHUNK = 1_000  # features generated at a time: memory stays bounded at the paper's size
+# The features an analyst may select (~1/3 of them) are kept for training and holdout in float32:
+# about 2.7 bytes per n x d. The paper's 10,000 x 10,000 needs ~0.3 GB; allow four times that.
+MAX_VALUES = 400_000_000
 
 
 def draw_features(
@@ -227,137 +214,86 @@ def variant_rows(runs: list[dict[str, np.ndarray]], rows: list[dict], s: Setting
     return out
 
 
-TITLES = {
-    "standard": "standard holdout, reused",
-    "authors": "Thresholdout, authors' code (Gaussian)",
-    "paper": "Thresholdout, paper's box (Laplace)",
-}
-
-
-def plot(rows: list[dict], s: Setting, modes: tuple[str, ...]):
-    """The paper's Fig. 1 (Fig. 2 with signal): the standard holdout, then each Thresholdout."""
-    fig, axes = new_figure(ncols=len(modes), width=4.6, height=3.6)
-    for ax, mode in zip(axes[0], modes, strict=True):
-        part = [r for r in rows if r["holdout"] == mode]
-        k = [r["k"] for r in part]
-        for key, color, label in (
-            ("train", "tab:blue", "training"),
-            ("holdout_reported", "tab:red", "holdout (as reported)"),
-            ("fresh", "tab:green", "fresh data (truth)"),
-        ):
-            ax.plot(k, [r[key] for r in part], "o-", ms=3, color=color, label=label)
-        std = np.array([r["holdout_std"] for r in part])
-        mean = np.array([r["holdout_reported"] for r in part])
-        ax.fill_between(k, mean - std, mean + std, color="tab:red", alpha=0.2)
-        ax.axhline(0.5, color="k", lw=0.8, ls="--")
-        ax.set_ylim(0.45, 0.8)
-        ax.set_xlabel("number of selected features k")
-        ax.set_ylabel("accuracy")
-        ax.set_title(TITLES[mode], fontsize=10)
-        ax.legend(fontsize=8, loc="upper left")
-    what = "no signal" if s.signal_features == 0 else f"{s.signal_features} signal features"
-    fig.suptitle(
-        f"Reusing a holdout ({what}; n = {s.n:,}, d = {s.d:,}; {s.reps} repetitions; "
-        f"T = {s.T:.3g}, sigma = {s.noise:.3g})",
-        fontsize=10,
-    )
-    fig.tight_layout()
-    return fig
-
-
 # %%
 # The command
 # -----------
 
 
-def run(argv: list[str] | None = None) -> list[dict]:
-    """Run the experiment; print and write the tables, the figure and run.json."""
+def setting_from(argv: list[str] | None) -> tuple[Any, Setting, tuple[str, ...]]:
+    """The command line: options, checked before any work, as a Setting and the variants."""
     parser = make_parser(__doc__.splitlines()[0], "reusable_holdout")
     parser.add_argument("--n", type=int, help="samples per set (default 10,000)")
     parser.add_argument("--d", type=int, help="features (default 10,000)")
     parser.add_argument("--reps", type=int, help="repetitions (quick 5, full 100)")
     parser.add_argument("--k-max", type=int, help="largest k (default d/20: 500 at d = 10,000)")
-    parser.add_argument(
-        "--variant",
-        choices=(*VARIANTS, "both"),
-        default="authors",
-        help="Thresholdout as the authors' code ran it (default: it drew the published figure), "
-        "as the paper's algorithm box states it, or both side by side",
-    )
-    parser.add_argument(
-        "--signal",
-        action="store_true",
-        help="the paper's second variant: 20 features correlated with the label (strength 6/sqrt(n))",
-    )
-    parser.add_argument("--threshold", type=float, help="Thresholdout T (default 4/sqrt(n))")
-    parser.add_argument("--sigma", type=float, help="Thresholdout noise (default 1/sqrt(n))")
+    choices = (*VARIANTS, "both")  # the authors' code (the default), the paper's box, or both
+    parser.add_argument("--variant", choices=choices, default="authors", help="Thresholdout")
+    parser.add_argument("--signal", action="store_true", help="the paper's 20 signal features")
+    parser.add_argument("--threshold", type=finite_float, help="Thresholdout T (default 4/sqrt(n))")
+    parser.add_argument("--sigma", type=finite_float, help="Thresholdout noise (default 1/sqrt(n))")
     args = parser.parse_args(argv)
     check_args(args)
     for name in ("threshold", "sigma"):
         value = getattr(args, name)
         if value is not None and not (0 < value < 1):
-            raise UsageError(f"--{name} must be between 0 and 1, got {value}")
+            raise BadInput(f"--{name} must be between 0 and 1, got {value}")
     base = FULL if args.full else QUICK
     n, d = args.n or base.n, args.d or base.d
     k_max = args.k_max or max(10, (base.k_max * d) // base.d)
+    if n * d > MAX_VALUES:
+        raise BadInput(
+            f"--n {n:,} x --d {d:,} is {n * d:,} feature values per set (about "
+            f"{2.7 * n * d / 2**30:,.1f} GiB); at most {MAX_VALUES:,} (the paper's: 10,000 x 10,000)"
+        )
     if k_max > d:
-        raise UsageError(f"--k-max {k_max} is larger than --d {d}")
-    s = Setting(
-        n=n,
-        d=d,
-        reps=args.reps or base.reps,
-        k_max=k_max,
-        signal_features=20 if args.signal else 0,
-        threshold=args.threshold,
-        sigma=args.sigma,
-    )
-    variants = tuple(VARIANTS) if args.variant == "both" else (args.variant,)
+        raise BadInput(f"--k-max {k_max} is larger than --d {d}")
+    signal = 20 if args.signal else 0
+    s = Setting(n, d, args.reps or base.reps, k_max, signal, 6.0, args.threshold, args.sigma)
+    return args, s, tuple(VARIANTS) if args.variant == "both" else (args.variant,)
+
+
+def metrics_from(rows: list[dict], side_by_side: list[dict], s: Setting) -> dict[str, float]:
+    """run.json's metrics: every mode at the largest k, and each guard's budget use."""
+    last = {r["holdout"]: r for r in rows if r["k"] == s.ks[-1]}
+    metrics = {"k_max": float(s.ks[-1])}
+    metrics |= {f"standard_{k}": last["standard"][k] for k in ("train", "fresh")}
+    metrics["standard_holdout"] = last["standard"]["holdout_reported"]
+    for row in side_by_side:
+        v = row["variant"]
+        metrics |= {f"{v}_holdout": row["holdout_at_k_max"], f"{v}_fresh": row["fresh"]}
+        metrics[f"{v}_holdout_median"] = last[v]["holdout_median"]
+        for key in ("releases_per_rep", "correlation_release_fraction", "budget_needed_max"):
+            metrics[f"{v}_{key}"] = row[key]
+        metrics[f"{v}_spike_fraction"] = row["spike_fraction"]
+    return metrics
+
+
+def run(argv: list[str] | None = None) -> list[dict]:
+    """Run the experiment; print and write the tables, the figure and run.json."""
+    args, s, variants = setting_from(argv)
     modes = ("standard", *variants)
     started = now()
-    runs = [
-        one_run(args.seed, r, s, variants)
-        for r in tqdm(range(s.reps), desc="repetitions", disable=None)
-    ]
+    reps = tqdm(range(s.reps), desc="repetitions", disable=None)
+    runs = [one_run(args.seed, r, s, variants) for r in reps]
     rows = summarise(runs, s, modes)
     side_by_side = variant_rows(runs, rows, s)
     print(write_table(args.out, rows))
     print(write_table(args.out, side_by_side, "variants"))
-    save_figure(plot(rows, s, modes), args.out / "figure.png")
-    last = {r["holdout"]: r for r in rows if r["k"] == s.ks[-1]}
-    metrics = {
-        "k_max": float(s.ks[-1]),
-        "standard_train": last["standard"]["train"],
-        "standard_holdout": last["standard"]["holdout_reported"],
-        "standard_fresh": last["standard"]["fresh"],
-    }
-    for row in side_by_side:
-        v = row["variant"]
-        metrics |= {
-            f"{v}_holdout": row["holdout_at_k_max"],
-            f"{v}_holdout_median": last[v]["holdout_median"],
-            f"{v}_fresh": row["fresh"],
-            f"{v}_releases_per_rep": row["releases_per_rep"],
-            f"{v}_correlation_release_fraction": row["correlation_release_fraction"],
-            f"{v}_budget_needed_max": row["budget_needed_max"],
-            f"{v}_spike_fraction": row["spike_fraction"],
-        }
+    save_figure(figures.reusable_holdout(rows, s, modes), args.out / "figure.png")
+    metrics = metrics_from(rows, side_by_side, s)
     print(" ".join(f"{k}={v:.3f}" for k, v in metrics.items()))
     results = {f"{key}_{i}": value for i, r in enumerate(runs) for key, value in r.items()}
-    finish(
-        args.out,
-        args=args,
-        config={**s.__dict__, "threshold": s.T, "sigma": s.noise, "variants": list(variants)},
-        metrics=metrics,
-        results=results,
-        data=None,
-        started=started,
-        argv=argv,
-    )
+    config = {**s.__dict__, "threshold": s.T, "sigma": s.noise, "variants": list(variants)}
+    finish(args.out, args=args, config=config, metrics=metrics, results=results, data=None,
+           started=started, argv=argv)  # fmt: skip
     print(f"wrote {args.out}/table.md, table.csv, variants.md, figure.png, run.json")
     return rows
 
 
-main = cli(run)
+def main(argv: list[str] | None = None) -> int:
+    """The command line: bad input gives one `error:` line and exit status 2."""
+    return run_at_edge(lambda: run(argv))
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -6,12 +6,13 @@ rebuilds the committed `figures/*.png` that slides.md embeds, at slide quality.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 from overfitting import ladder, leakage, nested_cv, replicability, reusable_holdout, seed_lottery
-from overfitting.common import OUTPUTS, UsageError, cli, make_parser, write_table
+from overfitting.common import write_table
+from overfitting.plumbing import OUTPUTS, BadInput, check_out, make_parser, run_at_edge
+from overfitting.receipt import atomic_write
 
 EXPERIMENTS = {
     "leakage": leakage.run,
@@ -31,14 +32,16 @@ def run(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--figures", action="store_true", help=f"copy each figure.png to {FIGURES}")
     args = parser.parse_args(argv)
     if args.seed < 0:
-        raise UsageError(f"--seed must be >= 0, got {args.seed}")
+        raise BadInput(f"--seed must be >= 0, got {args.seed}")
     chosen = [e.strip() for e in args.only.split(",") if e.strip()]
     unknown = sorted(set(chosen) - set(EXPERIMENTS))
     if unknown or not chosen:
-        raise UsageError(
+        raise BadInput(
             f"unknown experiment {', '.join(unknown) or '(none)'}; choose from {', '.join(EXPERIMENTS)}"
         )
-    root = args.out if str(args.out) not in ("", ".") else OUTPUTS
+    root = check_out(args.out if str(args.out) not in ("", ".") else OUTPUTS)
+    if args.figures:
+        check_out(FIGURES, "--figures")
     timings = []
     for name in chosen:
         out = root / name
@@ -52,17 +55,22 @@ def run(argv: list[str] | None = None) -> list[dict]:
             {"experiment": name, "seconds": round(time.time() - started, 1), "full": args.full}
         )
         if args.figures:
-            FIGURES.mkdir(exist_ok=True)
             # The figure, the raw numbers behind it and the receipt of the run that drew it:
             # tests re-run part of it and check the README's numbers against these files.
-            shutil.copyfile(out / "figure.png", FIGURES / f"{name}.png")
-            shutil.copyfile(out / "results.npz", FIGURES / f"{name}.npz")
-            shutil.copyfile(out / "run.json", FIGURES / f"{name}.run.json")
+            for made, kept in (
+                ("figure.png", ".png"),
+                ("results.npz", ".npz"),
+                ("run.json", ".run.json"),
+            ):
+                atomic_write(FIGURES / f"{name}{kept}", (out / made).read_bytes())
     print(write_table(root, timings, "timings"))
     return timings
 
 
-main = cli(run)
+def main(argv: list[str] | None = None) -> int:
+    """The command line: bad input gives one `error:` line and exit status 2."""
+    return run_at_edge(lambda: run(argv))
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

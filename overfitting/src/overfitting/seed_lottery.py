@@ -27,18 +27,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
-from overfitting.common import (
-    check_args,
-    cli,
-    corrected_ci,
-    finish,
-    make_parser,
-    mean_ci,
-    new_figure,
-    now,
-    save_figure,
-    write_table,
-)
+from overfitting import figures
+from overfitting.common import corrected_ci, finish, mean_ci, now, save_figure, write_table
+from overfitting.plumbing import check_args, make_parser, run_at_edge
 
 # Two architectures with the same training budget; the claim under test: "B (deeper) beats A".
 METHODS = {"A: MLP 64": (64,), "B: MLP 32-32": (32, 32)}
@@ -204,60 +195,23 @@ def comparison_rows(scores: np.ndarray) -> list[dict]:
 
 
 # %%
-# The figure: the lottery, the optimism of the best seed, and the two intervals
-# ----------------------------------------------------------------------------
-
-
-def plot(grid: np.ndarray, scores: np.ndarray, ns: list[int]):
-    """Left: the lottery (histogram, mean, best seed). Middle: best-of-N optimism.
-    Right: per-seed B - A differences with the paired mean and both CIs."""
-    fig, axes = new_figure(ncols=3, width=4.0, height=3.4)
-    ax = axes[0, 0]
-    flat = grid.ravel()
-    ax.hist(flat, bins=15, color="tab:blue", alpha=0.7)
-    ax.axvline(flat.mean(), color="k", ls="--", label=f"mean {flat.mean():.3f}")
-    ax.axvline(flat.max(), color="tab:red", label=f"best seed {flat.max():.3f}")
-    ax.set_xlabel("test accuracy")
-    ax.set_ylabel("runs")
-    ax.set_title(f"same pipeline, {flat.size} seed pairs", fontsize=10)
-    ax.legend(fontsize=8)
-
-    ax = axes[0, 1]
-    over = best_of_n_overstatement(flat, ns)
-    ax.plot(list(over), list(over.values()), "o-", color="tab:red")
-    ax.set_xscale("log")
-    ax.set_xlabel("N seeds tried, best one reported")
-    ax.set_ylabel("best - mean accuracy")
-    ax.set_title("optimism of reporting the best seed", fontsize=10)
-
-    ax = axes[0, 2]
-    diff = scores[:, 1] - scores[:, 0]
-    ax.scatter(range(len(diff)), diff, s=10, c=np.where(diff > 0, "tab:orange", "tab:blue"))
-    ax.axhline(0, color="k", lw=0.8)
-    for (name, (_, lo, hi)), color in zip(
-        intervals(diff).items(), ("tab:red", "tab:green"), strict=True
-    ):
-        ax.axhspan(lo, hi, color=color, alpha=0.25, label=f"{name} 95% CI [{lo:+.3f}, {hi:+.3f}]")
-    best = int(np.argmax(diff))
-    ax.annotate(
-        "cherry-picked seed",
-        (best, diff[best]),
-        xytext=(0.35, 0.92),
-        textcoords="axes fraction",
-        fontsize=8,
-        arrowprops={"arrowstyle": "->"},
-    )
-    ax.set_xlabel("seed (same split and init for A and B)")
-    ax.set_ylabel("accuracy B - A")
-    ax.set_title("'B beats A'? one seed vs all seeds", fontsize=10)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    return fig
-
-
-# %%
 # The command
 # -----------
+
+
+def both_tables(lottery: list[dict], comparison: list[dict]) -> list[dict]:
+    """table.md/csv hold both tables, so every experiment has the same file names."""
+    nan = float("nan")
+    both = [
+        {"table": "lottery", "quantity": r["quantity"], "value": r["value"]}
+        | {"ci95_low": nan, "ci95_high": nan, "verdict": ""}
+        for r in lottery
+    ]
+    return both + [
+        {"table": "comparison", "quantity": r["comparison"], "value": r["B_minus_A"]}
+        | {k: r[k] for k in ("ci95_low", "ci95_high", "verdict")}
+        for r in comparison
+    ]
 
 
 def run(argv: list[str] | None = None) -> dict:
@@ -274,20 +228,8 @@ def run(argv: list[str] | None = None) -> dict:
     comparison = comparison_rows(scores)
     print(write_table(args.out, lottery, "lottery"))
     print(write_table(args.out, comparison, "comparison"))
-    # table.md/csv hold both, so every experiment has the same file names.
-    nan = float("nan")
-    both = [
-        {"table": "lottery", "quantity": r["quantity"], "value": r["value"]}
-        | {"ci95_low": nan, "ci95_high": nan, "verdict": ""}
-        for r in lottery
-    ]
-    both += [
-        {"table": "comparison", "quantity": r["comparison"], "value": r["B_minus_A"]}
-        | {k: r[k] for k in ("ci95_low", "ci95_high", "verdict")}
-        for r in comparison
-    ]
-    write_table(args.out, both)
-    save_figure(plot(grid, scores, ns), args.out / "figure.png")
+    write_table(args.out, both_tables(lottery, comparison))
+    save_figure(figures.seed_lottery(grid, scores, ns), args.out / "figure.png")
     values = {r["quantity"]: r["value"] for r in lottery}
     diff = scores[:, 1] - scores[:, 0]
     ci = intervals(diff)
@@ -326,7 +268,10 @@ def run(argv: list[str] | None = None) -> dict:
     return {"grid": grid, "scores": scores, "metrics": metrics}
 
 
-main = cli(run)
+def main(argv: list[str] | None = None) -> int:
+    """The command line: bad input gives one `error:` line and exit status 2."""
+    return run_at_edge(lambda: run(argv))
+
 
 if __name__ == "__main__":
     raise SystemExit(main())
