@@ -11,7 +11,6 @@ import torch
 from conftest import needs_symlinks, run_python
 from model_sharing.classifier import load_classifier
 from model_sharing.data import fixed_batch
-from model_sharing.errors import ShareError
 from model_sharing.hf_native import (
     DigitsConfig,
     DigitsForImageClassification,
@@ -19,6 +18,7 @@ from model_sharing.hf_native import (
     load_native,
     register_auto_classes,
 )
+from model_sharing.plumbing import ShareError
 from model_sharing.receipt import weights_sha256
 from model_sharing.reuse import publish_to_local_hub
 from safetensors.torch import load_file, save_file
