@@ -98,11 +98,35 @@ def pytest_runtest_setup(item):
         pytest.fail(f"--gpu=on: this gpu test must run, but {why}", pytrace=False)
 
 
+def run_as_console_script(name: str, argv: list[str]) -> None:
+    """Run a `[project.scripts]` command in this process, as its console script would run: the
+    receipt records `name ...`, so `receipt verify` can re-run it. One import, shared."""
+    import importlib
+    import tomllib
+
+    module, func = tomllib.loads((TOPIC / "pyproject.toml").read_text())["project"]["scripts"][
+        name
+    ].split(":")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "argv", [name, *argv])
+        mp.setattr(sys.modules["__main__"], "__spec__", None, raising=False)
+        assert getattr(importlib.import_module(module), func)(argv) == 0
+
+
 @pytest.fixture(scope="session")
 def digits_folder(tmp_path_factory) -> Path:
-    from model_sharing.classifier import share_classifier
+    """`ms-train --seed 0`: the shared folder most tests read (never modify it: folder_copy)."""
+    out = tmp_path_factory.mktemp("shared") / "digits-mlp"
+    run_as_console_script("ms-train", ["--seed", str(SEED), "--out", str(out)])
+    return out
 
-    return share_classifier(tmp_path_factory.mktemp("shared") / "digits-mlp", seed=SEED)
+
+@pytest.fixture(scope="session")
+def seed1_folder(tmp_path_factory) -> Path:
+    """`ms-train --seed 1 --epochs 2`: another training seed, cheaply."""
+    out = tmp_path_factory.mktemp("shared") / "digits-mlp-seed1"
+    run_as_console_script("ms-train", ["--seed", str(SEED + 1), "--epochs", "2", "--out", str(out)])
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ from conftest import SEED, needs_symlinks
 from model_sharing.classifier import (
     count_correct,
     load_classifier,
-    share_classifier,
     train_classifier,
 )
 from model_sharing.data import SPLIT_SEED, fixed_batch
@@ -52,9 +51,9 @@ def test_round_trip_is_bitwise_identical(digits_folder, split):
         assert torch.equal(loaded(x), retrained(x))
 
 
-def test_another_seed_trains_other_weights_scored_on_the_same_images(digits_folder, tmp_path):
+def test_another_seed_trains_other_weights_scored_on_the_same_images(digits_folder, seed1_folder):
     """The training seed moves the weights, never the split: both runs see the same test set."""
-    other = share_classifier(tmp_path / "seed1", seed=SEED + 1, epochs=2)
+    other = seed1_folder
     run, run1 = (json.loads((f / "run.json").read_text()) for f in (digits_folder, other))
     assert run1["seed"] == SEED + 1 and run1["weights_sha256"] != run["weights_sha256"]
     assert run1["data_sha256"] == run["data_sha256"]  # hashes train and test images, in order
