@@ -98,11 +98,35 @@ def pytest_runtest_setup(item):
         pytest.fail(f"--gpu=on: this gpu test must run, but {why}", pytrace=False)
 
 
+def run_as_console_script(name: str, argv: list[str]) -> None:
+    """Run a `[project.scripts]` command in this process, as its console script would run: the
+    receipt records `name ...`, so `receipt verify` can re-run it. One import, shared."""
+    import importlib
+    import tomllib
+
+    module, func = tomllib.loads((TOPIC / "pyproject.toml").read_text())["project"]["scripts"][
+        name
+    ].split(":")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "argv", [name, *argv])
+        mp.setattr(sys.modules["__main__"], "__spec__", None, raising=False)
+        assert getattr(importlib.import_module(module), func)(argv) == 0
+
+
 @pytest.fixture(scope="session")
 def digits_folder(tmp_path_factory) -> Path:
-    from model_sharing.classifier import share_classifier
+    """`ms-train --seed 0`: the shared folder most tests read (never modify it: folder_copy)."""
+    out = tmp_path_factory.mktemp("shared") / "digits-mlp"
+    run_as_console_script("ms-train", ["--seed", str(SEED), "--out", str(out)])
+    return out
 
-    return share_classifier(tmp_path_factory.mktemp("shared") / "digits-mlp", seed=SEED)
+
+@pytest.fixture(scope="session")
+def seed1_folder(tmp_path_factory) -> Path:
+    """`ms-train --seed 1 --epochs 2`: another training seed, cheaply."""
+    out = tmp_path_factory.mktemp("shared") / "digits-mlp-seed1"
+    run_as_console_script("ms-train", ["--seed", str(SEED + 1), "--epochs", "2", "--out", str(out)])
+    return out
 
 
 @pytest.fixture(scope="session")
@@ -139,3 +163,37 @@ def run_python(*args: str, env: dict | None = None, cwd: Path | None = None):
         env=env if env is not None else os.environ.copy(),
         cwd=cwd,
     )
+
+
+@pytest.fixture(scope="session")
+def strangers(lm_folder, digits_folder, tmp_path_factory) -> dict[str, dict]:
+    """What a stranger without our package gets, from one fresh process (our src off the path):
+    "lm" loads the tiny GPT-2 folder; "remote_code" loads the Auto-classes folder, which ships
+    its class file, from an offline Hub at a pinned commit (see the fresh_load_*.py scripts)."""
+    import json
+
+    from model_sharing.classifier import load_classifier
+    from model_sharing.data import fixed_batch, load_digits_split
+    from model_sharing.hf_native import from_mixin_model
+    from model_sharing.reuse import publish_to_local_hub
+    from safetensors.torch import save_file
+
+    tmp = tmp_path_factory.mktemp("strangers")
+    here = Path(__file__).resolve().parent
+    jobs = {"lm": [str(here / "fresh_load_lm.py"), str(lm_folder)]}
+    if CAN_SYMLINK:  # the offline Hub stand-in is a symlinked huggingface_hub cache
+        from_mixin_model(load_classifier(digits_folder)).save_pretrained(tmp / "native")
+        commit = publish_to_local_hub(tmp / "native", "someone/digits-native", tmp / "hub")
+        save_file({"x": fixed_batch(load_digits_split()).contiguous()}, str(tmp / "x.safetensors"))
+        jobs["remote_code"] = [str(here / "fresh_load_remote_code.py"), str(tmp / "hub")]
+        jobs["remote_code"] += ["someone/digits-native", commit, str(tmp / "x.safetensors")]
+        jobs["remote_code"] += [str(tmp / "logits.safetensors")]
+    (tmp / "jobs.json").write_text(json.dumps(list(jobs.values())))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = run_python(str(here / "fresh_strangers.py"), str(tmp / "jobs.json"), env=env, cwd=tmp)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    found = dict(zip(jobs, results, strict=True))
+    if "remote_code" in found:
+        found["remote_code"] |= {"commit": commit, "logits": tmp / "logits.safetensors"}
+    return found

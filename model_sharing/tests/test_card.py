@@ -23,7 +23,7 @@ from model_sharing.card import (
     write_classifier_card,
 )
 from model_sharing.classifier import load_classifier
-from model_sharing.errors import ShareError
+from model_sharing.plumbing import ShareError
 from scipy.stats import binomtest
 
 TOPIC = Path(__file__).resolve().parents[1]

@@ -7,11 +7,16 @@ import json
 import pytest
 import torch
 from conftest import SEED, needs_symlinks
-from model_sharing.classifier import count_correct, load_classifier, train_classifier
-from model_sharing.data import fixed_batch
-from model_sharing.errors import ShareError
+from model_sharing.classifier import (
+    count_correct,
+    load_classifier,
+    train_classifier,
+)
+from model_sharing.data import SPLIT_SEED, fixed_batch
+from model_sharing.plumbing import ShareError
 from model_sharing.receipt import weights_sha256
 from model_sharing.reuse import publish_to_local_hub
+from safetensors import SafetensorError
 
 
 def test_folder_has_the_hub_layout(digits_folder):
@@ -46,10 +51,15 @@ def test_round_trip_is_bitwise_identical(digits_folder, split):
         assert torch.equal(loaded(x), retrained(x))
 
 
-def test_different_seed_gives_different_weights(digits_folder, split):
-    run = json.loads((digits_folder / "run.json").read_text())
-    other = train_classifier(split, seed=SEED + 1, epochs=2)
-    assert weights_sha256(other.state_dict()) != run["weights_sha256"]
+def test_another_seed_trains_other_weights_scored_on_the_same_images(digits_folder, seed1_folder):
+    """The training seed moves the weights, never the split: both runs see the same test set."""
+    other = seed1_folder
+    run, run1 = (json.loads((f / "run.json").read_text()) for f in (digits_folder, other))
+    assert run1["seed"] == SEED + 1 and run1["weights_sha256"] != run["weights_sha256"]
+    assert run1["data_sha256"] == run["data_sha256"]  # hashes train and test images, in order
+    assert run["config"]["split_seed"] == run1["config"]["split_seed"] == SPLIT_SEED
+    card = (other / "README.md").read_text()
+    assert f"split seed {SPLIT_SEED})" in card and f"random_state={SPLIT_SEED}`" in card
 
 
 @needs_symlinks
@@ -103,5 +113,6 @@ def test_missing_weights_are_an_error_not_random_values(folder_copy):
 def test_truncated_weights_fail_to_load_with_one_clear_error(folder_copy):
     path = folder_copy / "model.safetensors"
     path.write_bytes(path.read_bytes()[:1000])
-    with pytest.raises(ShareError, match="cannot load a DigitsMLP .*incomplete metadata"):
+    with pytest.raises(ShareError, match="cannot load a DigitsMLP") as err:
         load_classifier(folder_copy)
+    assert isinstance(err.value.__cause__, SafetensorError)  # the library's check, not ours

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 import torch
-from conftest import needs_symlinks, run_python
+from conftest import needs_symlinks
 from model_sharing.classifier import load_classifier
 from model_sharing.data import fixed_batch
-from model_sharing.errors import ShareError
 from model_sharing.hf_native import (
     DigitsConfig,
     DigitsForImageClassification,
@@ -19,12 +16,11 @@ from model_sharing.hf_native import (
     load_native,
     register_auto_classes,
 )
+from model_sharing.plumbing import ShareError
 from model_sharing.receipt import weights_sha256
 from model_sharing.reuse import publish_to_local_hub
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from transformers import AutoConfig, AutoModelForImageClassification
-
-HERE = Path(__file__).resolve().parent
 
 
 def test_auto_classes_round_trip_is_bitwise_identical(digits_folder, split, tmp_path):
@@ -52,7 +48,7 @@ def test_auto_classes_round_trip_is_bitwise_identical(digits_folder, split, tmp_
 
 
 @needs_symlinks
-def test_folder_ships_its_code_for_trust_remote_code(digits_folder, split, tmp_path):
+def test_folder_ships_its_code_for_trust_remote_code(digits_folder, split, tmp_path, strangers):
     mlp = load_classifier(digits_folder)
     folder = tmp_path / "native"
     from_mixin_model(mlp).save_pretrained(folder)
@@ -62,28 +58,15 @@ def test_folder_ships_its_code_for_trust_remote_code(digits_folder, split, tmp_p
     )
     assert (folder / "modeling_digits.py").is_file()
 
-    x = fixed_batch(split)
-    save_file({"x": x.contiguous()}, str(tmp_path / "x.safetensors"))
-    commit = publish_to_local_hub(folder, "someone/digits-native", tmp_path / "hub")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # our src off the path
-    proc = run_python(
-        str(HERE / "fresh_load_remote_code.py"),
-        str(tmp_path / "hub"),
-        "someone/digits-native",
-        commit,
-        str(tmp_path / "x.safetensors"),
-        str(tmp_path / "logits.safetensors"),
-        env=env,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    # fresh_load_remote_code.py, in a fresh interpreter without our package, loaded the same
+    # kind of folder from an offline Hub at a pinned commit (conftest's `strangers`)
+    got = strangers["remote_code"]
     assert "contains custom code" in got["refused_without_trust"]
     assert got["model_class"] == "DigitsForImageClassification"
     assert got["imported_our_package"] is False  # the class came from the folder's file
-    assert got["class_module"].endswith(f"{commit}.modeling_digits")  # the pinned commit's code
+    assert got["class_module"].endswith(f"{got['commit']}.modeling_digits")  # the pinned code
     with torch.no_grad():
-        assert torch.equal(load_file(str(tmp_path / "logits.safetensors"))["logits"], mlp(x))
+        assert torch.equal(load_file(str(got["logits"]))["logits"], mlp(fixed_batch(split)))
 
 
 def test_native_loss_is_the_cross_entropy_of_its_logits(digits_folder, split):

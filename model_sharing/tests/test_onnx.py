@@ -1,13 +1,11 @@
 """ONNX + onnxruntime agree with PyTorch within the stated tolerance and predict the same classes.
 
-The export is torch's current exporter (dynamo=True) with a symbolic batch dimension, and its
-warnings reach the user.
+The export is torch's current exporter (dynamo=True) with a symbolic batch dimension.
 """
 
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,7 @@ import onnx
 import pytest
 import torch
 from model_sharing.classifier import load_classifier
-from model_sharing.onnx_export import ATOL, RTOL, compare, export_onnx, onnx_logits
+from model_sharing.onnx_export import ATOL, RTOL, compare, onnx_logits
 
 from model_sharing import onnx_export
 
@@ -23,9 +21,11 @@ TOPIC = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def exported(digits_folder, split, tmp_path_factory):
-    model = load_classifier(digits_folder)
-    return model, export_onnx(model, split.x_test[:2], tmp_path_factory.mktemp("onnx") / "m.onnx")
+def exported(digits_folder, tmp_path_factory):
+    """One export, by the command a learner runs: `ms-onnx --from FOLDER --out OUT`."""
+    out = tmp_path_factory.mktemp("onnx") / "digits-onnx"
+    assert onnx_export.main(["--from", str(digits_folder), "--out", str(out)]) == 0
+    return load_classifier(digits_folder), out / "model.onnx"
 
 
 def test_onnx_matches_pytorch_within_tolerance(exported, split):
@@ -55,21 +55,6 @@ def test_tolerance_check_can_fail(exported, split):
         changed.net[2].bias += 1e-2  # a real change must be caught
     assert not compare(changed, path, split.x_test)["within_tolerance"]
     assert np.isfinite(onnx_logits(path, split.x_test[:2].numpy())).all()
-
-
-def test_uses_the_dynamo_exporter_and_shows_its_warnings(monkeypatch, tmp_path):
-    seen = {}
-
-    def exporter(model, args, f, **kwargs):  # stands in for torch.onnx.export
-        seen.update(kwargs)
-        warnings.warn("the exporter has something to say", UserWarning, stacklevel=2)
-
-    monkeypatch.setattr(onnx_export.torch.onnx, "export", exporter)
-    model = torch.nn.Sequential(torch.nn.Linear(64, 10))
-    with pytest.warns(UserWarning, match="the exporter has something to say"):
-        export_onnx(model, torch.zeros(2, 64), tmp_path / "m.onnx")
-    assert seen["dynamo"] is True
-    assert seen["dynamic_shapes"] and "dynamic_axes" not in seen
 
 
 def test_docs_state_the_tolerance_the_code_checks():

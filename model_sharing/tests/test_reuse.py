@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 from conftest import needs_symlinks
-from model_sharing.errors import ShareError
+from model_sharing.plumbing import ShareError
 from model_sharing.receipt import sha256_file, weights_sha256
 from model_sharing.reuse import (
     DISTILBERT,

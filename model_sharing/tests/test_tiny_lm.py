@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import torch
-from conftest import run_python
 from model_sharing.receipt import weights_sha256
 from model_sharing.tiny_lm import generate_corpus, greedy_sample, train_tokenizer
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
-
-HERE = Path(__file__).resolve().parent
 
 
 def test_corpus_and_tokenizer_are_seeded():
@@ -59,11 +54,8 @@ def test_in_process_reload_keeps_weights_and_sample(lm_folder):
     assert torch.equal(model.lm_head.weight, model.transformer.wte.weight)  # tied, saved once
 
 
-def test_fresh_process_without_our_package_reproduces_the_sample(lm_folder, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # our src off the path
-    proc = run_python(str(HERE / "fresh_load_lm.py"), str(lm_folder), env=env, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+def test_fresh_process_without_our_package_reproduces_the_sample(lm_folder, strangers):
+    got = strangers["lm"]  # fresh_load_lm.py in a fresh interpreter, our src off the path
     saved = json.loads((lm_folder / "sample.json").read_text())
     assert got["imported_our_package"] is False
     assert got["model_class"] == "GPT2LMHeadModel"

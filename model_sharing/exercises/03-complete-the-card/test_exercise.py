@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from model_sharing.card import validate_card
-from model_sharing.errors import ShareError
+from model_sharing.plumbing import ShareError
 
 HERE = Path(__file__).parent
 PLACEHOLDER = "[More Information Needed]"

@@ -10,12 +10,13 @@ how much evidence there is, "0.9733333587646484" only says float32 was involved.
 The Hub validates card metadata online (`ModelCard.validate` needs the network); offline we
 check the YAML keys against the fields `ModelCardData` knows and their types (`validate_card`).
 
+The language model's card, written the same way, is in `tiny_lm.py`.
+
 Run: `uv run ms-card outputs/digits-mlp` (rewrite and validate the card of a shared folder).
 """
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import inspect
 import json
@@ -28,7 +29,15 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.repocard import metadata_load
 
-from model_sharing.errors import ShareError, run_cli
+from model_sharing.plumbing import (
+    OneLineParser,
+    ShareError,
+    check_out,
+    read_json,
+    require_int,
+    run_at_edge,
+)
+from model_sharing.receipt import atomic_write
 
 # The YAML keys of a model card = the fields ModelCardData reads (eval results live under
 # "model-index"). A key outside this set is ignored by the Hub: usually a typo ("licence").
@@ -55,13 +64,30 @@ CITATION_APA = (
 
 
 def read_run(folder: Path) -> dict[str, Any]:
+    """run.json, with the fields every card reads checked by type: one line if one is wrong."""
     path = Path(folder) / "run.json"
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ShareError(f"{path} not found: the card is written from the run receipt") from exc
-    except json.JSONDecodeError as exc:
-        raise ShareError(f"{path} is not valid JSON ({exc})") from exc
+    run = read_json(path, "the card is written from the run receipt")
+    git = run.get("git")
+    if not isinstance(run.get("metrics"), dict) or not isinstance(run.get("config"), dict):
+        raise ShareError(f"{path}: metrics and config must be JSON objects")
+    if git is not None and not (isinstance(git, dict) and isinstance(git.get("commit"), str)):
+        raise ShareError(f"{path}: git must be null or hold a commit, got {git!r}")
+    if not isinstance(run.get("command", []), list):
+        raise ShareError(f"{path}: command must be a list of words")
+    require_int(run.get("seed"), "seed", path)
+    return run
+
+
+def accuracy_counts(folder: Path, run: dict[str, Any]) -> tuple[int, int]:
+    """(correct, n) from run.json's metrics: n >= 1 and 0 <= correct <= n, or one clear line."""
+    path, m = Path(folder) / "run.json", run["metrics"]
+    if not {"test_correct", "test_n"} <= set(m):
+        raise ShareError(f"{path} has no test_correct/test_n: re-run ms-train")
+    n = require_int(m["test_n"], "metrics.test_n", path, low=1)
+    correct = require_int(m["test_correct"], "metrics.test_correct", path)
+    if correct > n:
+        raise ShareError(f"{path}: test_correct {correct} > test_n {n}")
+    return correct, n
 
 
 def wilson_interval(correct: int, n: int, z: float = Z_95) -> tuple[float, float]:
@@ -104,19 +130,15 @@ def provenance_table(run: dict[str, Any]) -> str:
 
 def write_card(card: ModelCard, folder: Path) -> Path:
     """Save atomically so a crash never leaves half a README.md; then validate what was written."""
-    path = Path(folder) / "README.md"
-    tmp = path.with_name(".README.md.tmp")
-    card.save(tmp)
-    tmp.replace(path)
+    path = atomic_write(Path(folder) / "README.md", lambda tmp: card.save(tmp))
     validate_card(path)
     return path
 
 
 def write_classifier_card(folder: Path, repo_id: str = "your-name/digits-mlp") -> Path:
     run = read_run(folder)
-    if not {"test_correct", "test_n"} <= set(run.get("metrics", {})):
-        raise ShareError(f"{folder}/run.json has no test_correct/test_n: re-run ms-train")
-    correct, n = run["metrics"]["test_correct"], run["metrics"]["test_n"]
+    correct, n = accuracy_counts(folder, run)
+    split_seed = require_int(run["config"].get("split_seed"), "config.split_seed", folder)
     data = ModelCardData(
         model_name="digits-mlp",
         license="mit",
@@ -132,7 +154,7 @@ def write_classifier_card(folder: Path, repo_id: str = "your-name/digits-mlp") -
                 task_name="digit classification from 64 pixel features",
                 dataset_type="scikit-learn/digits",
                 dataset_name="scikit-learn digits",
-                dataset_split=f"test ({n} images, stratified 25%, split seed {run['seed']})",
+                dataset_split=f"test ({n} images, stratified 25%, split seed {split_seed})",
                 metric_type="accuracy",
                 metric_value=round(correct / n, 4),
             )
@@ -158,7 +180,8 @@ def write_classifier_card(folder: Path, repo_id: str = "your-name/digits-mlp") -
         bias_recommendations="Measure accuracy on your own data before relying on it.",
         get_started_code=how_to_load_classifier(repo_id),
         training_data="scikit-learn's bundled `load_digits` (1,797 images, 10 classes); a "
-        f"stratified 75/25 split with `random_state={run['seed']}`: 1,347 train, {n} test.",
+        f"stratified 75/25 split with `random_state={split_seed}` (the split's own seed, fixed "
+        f"whatever the training seed): 1,347 train, {n} test.",
         preprocessing="Pixel values divided by 16 (the data's maximum) to lie in [0, 1].",
         training_regime=f"fp32 on CPU; Adam, config {json.dumps(run['config'], sort_keys=True)}",
         speeds_sizes_times=f"{run['seconds']} s of training and evaluation on one CPU thread; "
@@ -190,68 +213,6 @@ folder = snapshot_download(
 )
 model = DigitsMLP.from_pretrained(folder, local_files_only=True, strict=True)
 ```'''
-
-
-def write_lm_card(folder: Path, repo_id: str = "your-name/tiny-gpt2") -> Path:
-    run = read_run(folder)
-    m = run["metrics"]
-    data = ModelCardData(
-        model_name="tiny-gpt2",
-        license="mit",
-        library_name="transformers",
-        pipeline_tag="text-generation",
-        language="en",
-        tags=["gpt2", "reproducibility-workshop"],
-        datasets=["generated-templated-sentences"],
-        metrics=["perplexity"],
-        eval_results=[
-            EvalResult(
-                task_type="text-generation",
-                dataset_type="generated-templated-sentences",
-                dataset_name="held-out generated sentences",
-                dataset_split=f"{m['heldout_tokens']} tokens, corpus seed {run['seed']} + 10000",
-                metric_type="perplexity",
-                metric_value=round(m["heldout_perplexity"], 3),
-            )
-        ],
-    )
-    low, high = m["heldout_perplexity_ci95"]
-    card = ModelCard.from_template(
-        data,
-        model_id="tiny-gpt2",
-        model_summary="A 2-layer GPT-2 trained for a few hundred steps on sentences generated "
-        "from a tiny seeded grammar, with its own byte-level BPE tokenizer. Weights, tokenizer, "
-        "generation config and a greedy sample (`sample.json`) ship together.",
-        model_type="GPT-2 decoder, 2 layers, 64-dim, 2 heads",
-        direct_use="Teaching: what a complete, loadable language-model release contains. Greedy "
-        "decoding of `sample.json`'s prompt must reproduce its `output_ids` exactly.",
-        out_of_scope_use="Any real text: it knows only a 7x7x7x5 template grammar.",
-        bias_risks_limitations="Outputs are not English beyond the template grammar. Perplexity "
-        "is measured on sentences from the same grammar, so it says nothing about real text.",
-        get_started_code=f'''```python
-from transformers import AutoModelForCausalLM, AutoTokenizer
-
-revision = "<commit sha>"  # pin the commit you evaluated: "main" can change under you
-tok = AutoTokenizer.from_pretrained("{repo_id}", revision=revision)
-model = AutoModelForCausalLM.from_pretrained("{repo_id}", revision=revision, use_safetensors=True)
-ids = tok("the robot", return_tensors="pt")
-print(tok.decode(model.generate(**ids)[0], skip_special_tokens=True))
-```''',
-        training_data=f"{run['config']['n_sentences']} sentences generated with seed "
-        f"{run['seed']} from the grammar in `tiny_lm.py`.",
-        training_regime=f"fp32 on CPU; AdamW, config {json.dumps(run['config'], sort_keys=True)}",
-        testing_data="200 sentences generated with seed + 10000 (same grammar, other sentences), "
-        f"cut into 32-token blocks: {m['heldout_tokens']} predicted tokens.",
-        testing_metrics="Perplexity = exp(mean next-token cross-entropy); the 95% interval is "
-        "exp(mean +- 1.96 standard errors) over the held-out blocks.",
-        results=f"perplexity {m['heldout_perplexity']:.3f} over {m['heldout_tokens']} tokens "
-        f"(95% interval {low:.3f}-{high:.3f})",
-        citation_bibtex=CITATION,
-        citation_apa=CITATION_APA,
-        more_information=provenance_table(run),
-        model_card_authors="generated by `ms-lm` from run.json",
-    )
-    return write_card(card, folder)
 
 
 def validate_card(path: Path) -> dict[str, Any]:
@@ -308,17 +269,17 @@ def _is_str(v: Any) -> bool:
 
 
 def _main(argv: list[str] | None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="ms-card", description=__doc__.splitlines()[0])
     p.add_argument("folder", type=Path, help="a folder written by ms-train (holds run.json)")
     args = p.parse_args(argv)
-    path = write_classifier_card(args.folder)
+    path = write_classifier_card(check_out(args.folder, "folder"))
     meta = validate_card(path)
     print(f"{path}: valid; license={meta['license']} library_name={meta['library_name']}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_cli(_main, argv)
+    return run_at_edge(lambda: _main(argv))
 
 
 if __name__ == "__main__":

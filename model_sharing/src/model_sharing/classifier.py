@@ -10,7 +10,7 @@ Run: `uv run ms-train --out outputs/digits` (writes the folder, run.json and the
 
 from __future__ import annotations
 
-import argparse
+import inspect
 import sys
 import time
 from pathlib import Path
@@ -22,9 +22,24 @@ from torch import nn
 from tqdm import tqdm
 
 from model_sharing.card import write_classifier_card
-from model_sharing.data import DigitsSplit, load_digits_split, seed_everything, use_one_cpu_thread
-from model_sharing.errors import ShareError, run_cli
+from model_sharing.data import (
+    SPLIT_SEED,
+    DigitsSplit,
+    check_seed,
+    load_digits_split,
+    seed_everything,
+    use_one_cpu_thread,
+)
 from model_sharing.pinning import is_local_folder, require_commit
+from model_sharing.plumbing import (
+    OneLineParser,
+    ShareError,
+    check_out,
+    finite_float,
+    read_json,
+    require_int,
+    run_at_edge,
+)
 from model_sharing.receipt import data_sha256, weights_sha256, write_run_json
 
 REPO_URL = "https://github.com/AaltoSciComp/ml-reproducibility-examples"
@@ -85,7 +100,9 @@ def load_classifier(
     (False) would silently leave missing weights at their random initial values.
     """
     try:
-        if not is_local_folder(name_or_path):
+        if is_local_folder(name_or_path):
+            read_config(Path(name_or_path))  # before the mixin warns "config.json not found"
+        else:
             name_or_path = snapshot_download(
                 str(name_or_path),
                 revision=require_commit(str(name_or_path), revision),
@@ -97,23 +114,42 @@ def load_classifier(
         raise ShareError(f"cannot load a DigitsMLP from {name_or_path!s}: {exc}") from exc
 
 
+def read_config(folder: Path) -> dict[str, int]:
+    """config.json of a DigitsMLP folder, checked: three positive integers, nothing else."""
+    path = Path(folder) / "config.json"
+    config = read_json(path, "the constructor arguments of a DigitsMLP")
+    names = set(inspect.signature(DigitsMLP.__init__).parameters) - {"self"}
+    if unknown := sorted(set(config) - names):
+        raise ShareError(f"{path}: unknown keys {unknown}; a DigitsMLP takes {sorted(names)}")
+    return {k: require_int(v, k, path, low=1) for k, v in config.items()}
+
+
 def share_classifier(
-    out: Path, *, seed: int = 0, hidden: int = 64, epochs: int = 60, out_root: Path | None = None
+    out: Path,
+    *,
+    seed: int = 0,
+    hidden: int = 64,
+    epochs: int = 60,
+    lr: float = 0.01,
+    out_root: Path | None = None,
 ) -> Path:
     """Train, save the Hub folder, write run.json inside it, then the card from run.json.
 
-    `out_root`: the folder `--out` named, when `out` is a sub-folder of it (as in ms-demo).
+    The test set is the fixed split (`SPLIT_SEED`), whatever `seed` trains: runs with two
+    seeds are scored on the same images. `out_root`: the folder `--out` named, when `out` is a
+    sub-folder of it (as in ms-demo).
     """
     started = time.time()
     use_one_cpu_thread()
-    split = load_digits_split(seed)
-    model = train_classifier(split, seed=seed, hidden=hidden, epochs=epochs)
+    split = load_digits_split(SPLIT_SEED)
+    model = train_classifier(split, seed=seed, hidden=hidden, epochs=epochs, lr=lr)
     model.save_pretrained(out)
     correct, n = count_correct(model, split.x_test, split.y_test), len(split.y_test)
+    config = {"hidden": hidden, "epochs": epochs, "lr": lr, "batch_size": 64}
     write_run_json(
         out,
         seed=seed,
-        config={"hidden": hidden, "epochs": epochs, "lr": 0.01, "batch_size": 64},
+        config={**config, "split_seed": SPLIT_SEED},
         metrics={"test_correct": correct, "test_n": n, "test_accuracy": correct / n},
         weights_sha256=weights_sha256(model.state_dict()),
         weights_file=Path(out) / "model.safetensors",
@@ -127,22 +163,28 @@ def share_classifier(
 
 
 def _main(argv: list[str] | None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=0)
+    p = OneLineParser(prog="ms-train", description=__doc__.splitlines()[0])
+    p.add_argument("--seed", type=int, default=0, help="the training seed (not the split's)")
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--lr", type=finite_float, default=0.01, help="Adam's learning rate")
     p.add_argument("--out", type=Path, default=Path("outputs/digits-mlp"))
     args = p.parse_args(argv)
     if args.epochs < 1 or args.hidden < 1:
         raise ShareError("--epochs and --hidden must be positive")
-    out = share_classifier(args.out, seed=args.seed, hidden=args.hidden, epochs=args.epochs)
+    if not args.lr > 0:
+        raise ShareError(f"--lr must be positive, got {args.lr}")
+    check_seed(args.seed)
+    out = share_classifier(
+        check_out(args.out), seed=args.seed, hidden=args.hidden, epochs=args.epochs, lr=args.lr
+    )
     for f in sorted(out.iterdir()):
         print(f"{f.stat().st_size:>9,d}  {f}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_cli(_main, argv)
+    return run_at_edge(lambda: _main(argv))
 
 
 if __name__ == "__main__":

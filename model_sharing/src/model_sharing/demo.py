@@ -12,11 +12,9 @@ Run: `uv run ms-demo --out outputs/demo` (add `--figures figures` to refresh the
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import re
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,9 +23,9 @@ import torch
 
 from model_sharing import card, classifier, hf_native, onnx_export, pickle_demo, push, tiny_lm
 from model_sharing.data import check_seed, fixed_batch, load_digits_split
-from model_sharing.errors import run_cli
 from model_sharing.figures import plot_lm_loss, plot_safetensors_layout
-from model_sharing.receipt import env_info, weights_sha256
+from model_sharing.plumbing import OneLineParser, check_out, run_at_edge
+from model_sharing.receipt import atomic_write, env_info, weights_sha256
 
 # Wider SIMD sets first; torch uses AVX512 kernels only where all four of these exist.
 SIMD_FLAGS = {"AVX512": {"avx512f", "avx512bw", "avx512vl", "avx512dq"}, "AVX2": {"avx2"}}
@@ -80,7 +78,7 @@ def run_all(out: Path, seed: int = 0) -> list[tuple[str, str]]:
 
     digits = classifier.share_classifier(out / "digits-mlp", seed=seed, out_root=out)
     original = classifier.load_classifier(digits)  # from the folder, as a user would
-    split = load_digits_split(seed)
+    split = load_digits_split()  # the fixed split the classifier was tested on
     x = fixed_batch(split)
     run = card.read_run(digits)
     rows.append(
@@ -126,27 +124,29 @@ def run_all(out: Path, seed: int = 0) -> list[tuple[str, str]]:
 
 
 def _main(argv: list[str] | None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="ms-demo", description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("outputs/demo"))
     p.add_argument("--figures", type=Path, help="also copy the PNGs here (e.g. figures/)")
     args = p.parse_args(argv)
-    check_seed(args.seed)  # before the first step writes anything
+    check_seed(args.seed)  # every check before the first step writes anything
+    check_out(args.out)
+    if args.figures:
+        check_out(args.figures, "--figures")
     started = time.time()
     rows = run_all(args.out, args.seed)
     width = max(len(c) for c, _ in rows)
     for claim, evidence in rows:
         print(f"{claim:<{width}}  {evidence}")
     if args.figures:
-        args.figures.mkdir(parents=True, exist_ok=True)
         for png in ("safetensors_layout.png", "lm_loss.png"):
-            shutil.copy(args.out / png, args.figures / png)
+            atomic_write(args.figures / png, (args.out / png).read_bytes())
     print(f"outputs in {args.out}/ ({time.time() - started:.1f} s)")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_cli(_main, argv)
+    return run_at_edge(lambda: _main(argv))
 
 
 if __name__ == "__main__":

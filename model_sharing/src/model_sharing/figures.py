@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; works on a login node without a display
 import matplotlib.pyplot as plt  # noqa: E402
 
+from model_sharing.receipt import atomic_write  # noqa: E402
 from model_sharing.safetensors_tools import describe  # noqa: E402
 
 
@@ -62,10 +63,7 @@ def plot_lm_loss(folder: Path, png: Path) -> Path:
 
 
 def _save(fig, png: Path) -> Path:
-    png = Path(png)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    tmp = png.with_name(f".{png.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    """Whole file or none: savefig into a temporary file, then one rename."""
+    atomic_write(png, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
     plt.close(fig)
-    tmp.replace(png)
-    return png
+    return Path(png)

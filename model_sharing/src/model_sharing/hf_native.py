@@ -12,16 +12,15 @@ Run: `uv run ms-native --from outputs/digits-mlp --out outputs/digits-native`
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from torch import nn
 from transformers import AutoConfig, AutoModelForImageClassification
 
-from model_sharing.errors import ShareError, run_cli
 from model_sharing.modeling_digits import DigitsConfig, DigitsForImageClassification
 from model_sharing.pinning import is_local_folder, require_commit
+from model_sharing.plumbing import OneLineParser, ShareError, check_out, run_at_edge
 
 
 def register_auto_classes() -> None:
@@ -73,10 +72,11 @@ def _main(argv: list[str] | None) -> int:
     from model_sharing.classifier import load_classifier
     from model_sharing.receipt import weights_sha256
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="ms-native", description=__doc__.splitlines()[0])
     p.add_argument("--from", dest="src", type=Path, default=Path("outputs/digits-mlp"))
     p.add_argument("--out", type=Path, default=Path("outputs/digits-native"))
     args = p.parse_args(argv)
+    check_out(args.out)
     model = from_mixin_model(load_classifier(args.src))
     model.save_pretrained(args.out)
     loaded = load_native(args.out)
@@ -88,7 +88,7 @@ def _main(argv: list[str] | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_cli(_main, argv)
+    return run_at_edge(lambda: _main(argv))
 
 
 if __name__ == "__main__":

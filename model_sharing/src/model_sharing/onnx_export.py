@@ -10,12 +10,11 @@ The export uses torch's current exporter (`dynamo=True`: `torch.export` captures
 onnxscript translates it). Its progress lines and warnings are printed as they come: they say
 what the exporter did (e.g. which optional operator sets it skipped), so we do not hide them.
 
-Run: `uv run ms-onnx --from outputs/digits-mlp --out outputs/digits-mlp.onnx`
+Run: `uv run ms-onnx --from outputs/digits-mlp --out outputs/digits-onnx` (writes model.onnx)
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -23,7 +22,8 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from model_sharing.errors import ShareError, run_cli
+from model_sharing.plumbing import OneLineParser, ShareError, check_out, run_at_edge
+from model_sharing.receipt import atomic_write
 
 # float32 logits of size ~10: kernel reordering moves them by ~1e-6; 1e-4 leaves headroom
 # without hiding a real bug (a wrong weight moves logits by far more).
@@ -36,19 +36,19 @@ def export_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path) -> Pa
 
     Give an example of 2 or more rows: torch.export treats a size of 1 as a constant.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(
-        model.eval(),
-        (example,),
-        str(path),
-        dynamo=True,
-        input_names=["pixels"],
-        output_names=["logits"],
-        # keyed by forward()'s argument name; any batch size runs, not only the example's
-        dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
+    return atomic_write(  # into a temporary file, then renamed: never half a graph
+        path,
+        lambda tmp: torch.onnx.export(
+            model.eval(),
+            (example,),
+            str(tmp),
+            dynamo=True,
+            input_names=["pixels"],
+            output_names=["logits"],
+            # keyed by forward()'s argument name; any batch size runs, not only the example's
+            dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
+        ),
     )
-    return path
 
 
 def onnx_logits(path: Path, x: np.ndarray) -> np.ndarray:
@@ -73,16 +73,16 @@ def _main(argv: list[str] | None) -> int:
     from model_sharing.classifier import load_classifier
     from model_sharing.data import load_digits_split
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="ms-onnx", description=__doc__.splitlines()[0])
     p.add_argument("--from", dest="src", type=Path, default=Path("outputs/digits-mlp"))
-    p.add_argument("--out", type=Path, default=Path("outputs/digits-mlp.onnx"))
-    p.add_argument("--seed", type=int, default=0, help="the split seed the model was trained on")
+    p.add_argument("--out", type=Path, default=Path("outputs/digits-onnx"), help="a folder")
     args = p.parse_args(argv)
+    path = check_out(args.out) / "model.onnx"
     model = load_classifier(args.src)
-    x = load_digits_split(args.seed).x_test
-    export_onnx(model, x[:2], args.out)
-    result = compare(model, args.out, x)
-    print(f"exported {args.out} ({args.out.stat().st_size:,d} bytes)")
+    x = load_digits_split().x_test  # the fixed split every model here is tested on
+    export_onnx(model, x[:2], path)
+    result = compare(model, path, x)
+    print(f"exported {path} ({path.stat().st_size:,d} bytes)")
     print(
         f"onnxruntime vs torch on {len(x)} test images: max |diff| = {result['max_abs_diff']:.2e}"
         f" (tolerance atol={ATOL}, rtol={RTOL}); same predictions: {result['same_predictions']}"
@@ -93,7 +93,7 @@ def _main(argv: list[str] | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_cli(_main, argv)
+    return run_at_edge(lambda: _main(argv))
 
 
 if __name__ == "__main__":

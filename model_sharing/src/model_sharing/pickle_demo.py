@@ -10,7 +10,6 @@ Run: `uv run ms-pickle --out outputs/pickle`
 
 from __future__ import annotations
 
-import argparse
 import pickle
 import re
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from model_sharing.errors import run_cli
+from model_sharing.plumbing import OneLineParser, check_out, run_at_edge
 from model_sharing.safetensors_tools import describe, read_one_tensor
 
 
@@ -95,10 +94,10 @@ def run_demo(out: Path) -> dict[str, object]:
 
 
 def _main(argv: list[str] | None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="ms-pickle", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("outputs/pickle"))
     args = p.parse_args(argv)
-    facts = run_demo(args.out)
+    facts = run_demo(check_out(args.out))
     print(f"torch.load(weights_only=True)  -> refused: {facts['safe_load_refused']}")
     print(f"  marker file exists afterwards: {facts['marker_after_weights_only_true']}")
     print("torch.load(weights_only=False) -> loaded, and ran the payload")
@@ -111,7 +110,7 @@ def _main(argv: list[str] | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_cli(_main, argv)
+    return run_at_edge(lambda: _main(argv))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from model_sharing.errors import ShareError
+from model_sharing.plumbing import ShareError
 
 COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 

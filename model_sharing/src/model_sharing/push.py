@@ -14,7 +14,6 @@ Run: `uv run ms-push outputs/digits-mlp --repo-id your-name/digits-mlp --dry-run
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ from huggingface_hub import HfApi, get_token
 
 from model_sharing.card import validate_card
 from model_sharing.classifier import load_classifier
-from model_sharing.errors import ShareError, run_cli
+from model_sharing.plumbing import OneLineParser, ShareError, run_at_edge
 from model_sharing.safetensors_tools import verify_folder
 
 REQUIRED = ("config.json", "model.safetensors", "README.md")
@@ -100,7 +99,7 @@ def push(
 
 
 def _main(argv: list[str] | None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="ms-push", description=__doc__.splitlines()[0])
     p.add_argument("folder", type=Path, help="a folder written by ms-train or ms-lm")
     p.add_argument("--repo-id", required=True, help="user-or-org/model-name")
     p.add_argument("--public", action="store_true", help="make the repo public (default private)")
@@ -121,7 +120,7 @@ def _main(argv: list[str] | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_cli(_main, argv)
+    return run_at_edge(lambda: _main(argv))
 
 
 if __name__ == "__main__":

@@ -25,8 +25,8 @@ import torch
 from huggingface_hub import HfApi, ModelCard, hf_hub_download, try_to_load_from_cache
 from transformers import AutoConfig, AutoModel, PreTrainedModel
 
-from model_sharing.errors import ShareError
 from model_sharing.pinning import require_commit, unpinned_calls
+from model_sharing.plumbing import ShareError
 from model_sharing.receipt import sha256_file
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

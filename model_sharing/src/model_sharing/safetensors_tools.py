@@ -13,7 +13,6 @@ Run: `uv run ms-inspect outputs/digits-mlp/model.safetensors --tensor net.0.bias
 
 from __future__ import annotations
 
-import argparse
 import json
 import struct
 import sys
@@ -24,7 +23,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
-from model_sharing.errors import ShareError, run_cli
+from model_sharing.plumbing import OneLineParser, ShareError, read_json, run_at_edge
 from model_sharing.receipt import weights_sha256
 
 # The format caps the JSON header at 100,000,000 bytes (the Rust crate's MAX_HEADER_SIZE), so a
@@ -103,12 +102,16 @@ def verify_folder(folder: Path) -> dict[str, torch.Tensor]:
     """Check a shared folder's model.safetensors against the weights_sha256 in its run.json."""
     folder = Path(folder)
     run_path = folder / "run.json"
-    expected = json.loads(run_path.read_text())["weights_sha256"] if run_path.is_file() else None
+    expected = None
+    if run_path.is_file():
+        expected = read_json(run_path, "the run receipt").get("weights_sha256")
+        if not isinstance(expected, str):
+            raise ShareError(f"{run_path}: weights_sha256 must be a string, got {expected!r}")
     return load_verified(folder / "model.safetensors", expected)
 
 
 def _main(argv: list[str] | None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="ms-inspect", description=__doc__.splitlines()[0])
     p.add_argument("file", type=Path, help="a .safetensors file")
     p.add_argument("--tensor", help="read just this tensor, lazily")
     p.add_argument("--expect-sha256", help="weights_sha256 to verify (e.g. from run.json)")
@@ -127,7 +130,7 @@ def _main(argv: list[str] | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_cli(_main, argv)
+    return run_at_edge(lambda: _main(argv))
 
 
 if __name__ == "__main__":
