@@ -76,7 +76,7 @@ def copy_example(dest: Path) -> Path:
 def locked_example_env(tmp_path_factory) -> Path:
     """The example project's environment built from its uv.lock alone (offline, from uv's
     cache): the packages the container images hold. Its python, or a skip that says why not."""
-    from environments.paths import UsageError
+    from environments.plumbing import BadInput
     from environments.undeclared import build_locked_env, copy_project
 
     if shutil.which("uv") is None:
@@ -84,7 +84,7 @@ def locked_example_env(tmp_path_factory) -> Path:
     project = copy_project(EXAMPLE, tmp_path_factory.mktemp("locked-example"))
     try:
         return build_locked_env(project)
-    except UsageError as exc:
+    except BadInput as exc:
         if os.environ.get("CI"):
             raise
         pytest.skip(

@@ -180,20 +180,28 @@ def torch_record():
     return collect(with_torch=True)
 
 
-def test_torch_facts_when_importable(torch_record):
-    import torch
+def test_torch_facts_are_the_locked_build_and_the_threads_it_ran(tmp_path):
+    """Checked against independent sources: the version against this topic's uv.lock (not
+    torch's own attribute), the thread count against the value set from outside the process,
+    which changes the order of float sums (a fact the record must follow, not the core count)."""
+    pytest.importorskip("torch")
+    from packaging.version import Version
 
-    facts = torch_record["torch"]
-    assert facts["version"] == torch.__version__
-    assert facts["cuda"] == torch.version.cuda
-    assert set(facts) >= {"cudnn", "nccl", "cuda_available", "num_threads", "devices"}
+    lock = tomllib.loads((TOPIC / "uv.lock").read_text())
+    locked = next(p["version"] for p in lock["package"] if p["name"] == "torch")
+    out = tmp_path / "env.json"
+    done = run_module("environments.envinfo", "--out", str(out), env={"OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    facts = json.loads(out.read_text())["torch"]
+    assert Version(facts["version"]).public == locked  # `2.15.0+cpu` is the locked 2.15.0
+    assert facts["num_threads"] == 1  # not the machine's default (its usable cores)
 
 
 def test_readme_quotes_the_cuda_stack_of_its_torch_build(torch_record):
     """cuDNN and NCCL versions are compiled into the torch wheel: they depend on the build, not
     on the CPU. The README names the build it ran (its fingerprint); with that build installed
     the figures must match exactly, with another (CPU-only on macOS/Windows) they do not apply."""
-    readme = (TOPIC / "README.md").read_text()
+    readme = (TOPIC / "gpu_builds" / "README.md").read_text()  # the page that quotes it
     build = re.search(r"Both were run in this topic's environment \(torch (\S+), no GPU\)", readme)
     assert build, "the README no longer names the torch build its collect_env table came from"
     facts = torch_record["torch"]

@@ -20,7 +20,7 @@ STARTER_MESSAGES = {
     "01-lock-the-drift": "there is no uv.lock: an install today resolves the requirement "
     "afresh and gets tinystats 1.1.0, spread = 2.138",
     "02-declare-the-import": "deptry: the code imports scipy, which pyproject.toml does not declare",
-    "03-fix-the-dockerfile": "base image 'python:latest' is not pinned",
+    "03-fix-the-dockerfile": "does not copy uv.lock",
 }
 
 

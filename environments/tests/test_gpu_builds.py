@@ -162,7 +162,7 @@ def test_installed_torch_is_a_cuda_build_of_the_size_the_readme_says():
     torch = pytest.importorskip("torch")
     assert torch.__version__.startswith(locked_torch())
     assert torch.version.cuda is not None
-    readme = (TOPIC / "README.md").read_text()
+    readme = (TOPIC / "gpu_builds" / "README.md").read_text()  # the page that quotes it
     assert f"CUDA {torch.version.cuda} build (`{torch.__version__}`)" in readme
     # Sizes of the unpacked wheels of the locked versions: the same bytes on every Linux x86_64
     # machine, so the one-decimal figures are checked exactly (rounded as the README rounds).

@@ -1,11 +1,9 @@
 """The topic's environment as a Jupyter kernel, as on the workshop's JupyterHub: the README's
-one command writes a kernelspec, and a notebook run with that kernel uses this interpreter."""
+one command registers a kernel that runs *this topic's* locked environment."""
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
+import tomllib
 
 import nbformat
 from conftest import KERNEL_COMMAND, TOPIC
@@ -16,12 +14,13 @@ def test_readme_documents_the_command():
     assert KERNEL_COMMAND in (TOPIC / "README.md").read_text()
 
 
-def test_kernel_names_this_interpreter_and_runs(topic_kernel):
-    spec = json.loads((topic_kernel / "kernels" / "environments" / "kernel.json").read_text())
-    assert Path(spec["argv"][0]) == Path(sys.executable)
-    assert spec["display_name"] == "environments (uv)"
-
-    code = "import sys, environments.envinfo\nprint(sys.executable)"
+def test_kernel_runs_this_topics_locked_environment(topic_kernel):
+    """A notebook on kernel "environments" imports deptry, which only this topic locks, at the
+    version in this topic's uv.lock: another interpreter (a cluster's python3, another topic's
+    venv) fails the import or shows another version."""
+    lock = tomllib.loads((TOPIC / "uv.lock").read_text())
+    locked = next(p["version"] for p in lock["package"] if p["name"] == "deptry")
+    code = "import importlib.metadata, deptry\nprint(importlib.metadata.version('deptry'))"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     NotebookClient(nb, kernel_name="environments", timeout=120).execute()
-    assert Path(nb.cells[0].outputs[0]["text"].strip()) == Path(sys.executable)
+    assert nb.cells[0].outputs[0]["text"].strip() == locked

@@ -88,7 +88,6 @@ def volatile_notebooks(tmp_path_factory) -> dict[str, Path]:
     """The same notebook saved after two real sessions: run top to bottom, and run top to
     bottom then the import cell once more at the end (out of order, but nothing changes)."""
     from jupyter_reproducibility.make_fixture import run_session
-    from jupyter_reproducibility.plumbing import write_notebook_atomic
 
     folder = tmp_path_factory.mktemp("volatile")
     clean = folder / "clean.ipynb"
@@ -97,5 +96,5 @@ def volatile_notebooks(tmp_path_factory) -> dict[str, Path]:
     paths = {}
     for name, session in {"in-order": in_order, "import-again": [*in_order, (1, "again")]}.items():
         paths[name] = folder / f"{name}.ipynb"
-        write_notebook_atomic(run_session(clean, session, verbose=False), paths[name])
+        nbformat.write(run_session(clean, session, verbose=False), paths[name])
     return paths

@@ -13,10 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 from conftest import FIXTURES, NOTEBOOKS, TOPIC
 from jupyter_reproducibility.experiments import C_EXPERIMENT_1, C_EXPERIMENT_2, expected_accuracy
 from jupyter_reproducibility.make_fixture import run_session
-from jupyter_reproducibility.plumbing import write_notebook_atomic
 
 
 def test_nbval_fails_the_cells_nbcheck_fails_and_the_timings_too(tmp_path, volatile_notebooks):
@@ -54,7 +54,7 @@ def test_nbdiff_shows_the_changed_outputs_and_exits_0(tmp_path: Path) -> None:
         NOTEBOOKS / "trap.ipynb", [(n, "run all") for n in (2, 4, 5, 7, 8, 10)], verbose=False
     )
     fresh = tmp_path / "fresh.ipynb"
-    write_notebook_atomic(top_to_bottom, fresh)
+    nbformat.write(top_to_bottom, fresh)
     stored = FIXTURES / "trap_out_of_order.ipynb"
     result = subprocess.run(
         [sys.executable, "-m", "nbdime", "diff", "--no-color", "--no-git", "-o", stored, fresh],

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from environments.paths import EXAMPLE_PROJECT
+from environments.plumbing import EXAMPLE_PROJECT
 from environments.recipes import check_recipe
 
 HERE = Path(__file__).parent

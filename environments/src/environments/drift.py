@@ -9,7 +9,6 @@ Everything runs with `--offline` and `--no-index`: nothing touches the network.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import os
@@ -22,8 +21,8 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from environments.paths import OUTPUTS, UsageError
-from environments.receipt import write_json_atomic
+from environments.plumbing import OUTPUTS, BadInput, OneLineParser, check_out, run_at_edge
+from environments.receipt import atomic_write, write_json_atomic
 
 PACKAGE = "tinystats"
 DATA = [2, 4, 4, 4, 5, 5, 7, 9]
@@ -91,14 +90,15 @@ def uv(args: list[str], cwd: Path, work: Path) -> str:
     """Run uv offline with a private cache, outside whatever virtual env we were started from."""
     uv_path = shutil.which("uv")
     if uv_path is None:
-        raise UsageError("uv not found on PATH (the drift demo drives uv)")
+        raise BadInput("uv not found on PATH (the drift demo drives uv)")
     env = {
         k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
     }
     env.update(UV_OFFLINE="1", UV_PYTHON_DOWNLOADS="never", UV_CACHE_DIR=str(work / "cache"))
     done = subprocess.run([uv_path, *args], cwd=cwd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        raise UsageError(f"`uv {' '.join(args)}` failed: {done.stderr.strip().splitlines()[-1:]}")
+        why = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise BadInput(f"`uv {' '.join(args)}` failed: {why}")
     return done.stdout
 
 
@@ -219,36 +219,40 @@ def plot(result: dict, path: Path) -> None:
     ax.set_ylim(0, max(values) * 1.2)
     ax.set_title("Day 2: same code, same data, same requirement")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
-    os.replace(tmp, path)
+
+
+def is_png(path: Path) -> bool:
+    """A file `--figure` may overwrite: a PNG (an earlier figure), never another file."""
+    with open(path, "rb") as f:
+        return f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def demo(out: Path, figure: Path | None) -> int:
+    # Both outputs are checked before the demo runs: a bad --figure leaves no drift.json behind.
+    check_out(out, folder=True)
+    if figure is not None:
+        check_out(figure, folder=False, keeps=is_png)
+    # The wheels, projects, venvs and uv cache live in a temp folder that is removed after.
+    with tempfile.TemporaryDirectory(prefix="drift-") as tmp:
+        result = run_drift_demo(Path(tmp))
+    write_json_atomic(out / "drift.json", result)
+    if figure is not None:
+        plot(result, figure)
+    print(report(result))
+    print(f"wrote {out / 'drift.json'}")
+    if figure is not None:
+        print(f"wrote {figure}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=OUTPUTS / "drift", help="where drift.json goes")
+    parser = OneLineParser(prog="env-drift", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUTPUTS / "drift", help="folder for drift.json")
     parser.add_argument("--figure", type=Path, help="also draw the day-2 bar chart to this PNG")
     args = parser.parse_args(argv)
-    try:
-        # The wheels, projects, venvs and uv cache live in a temp folder that is removed after.
-        with tempfile.TemporaryDirectory(prefix="drift-") as tmp:
-            result = run_drift_demo(Path(tmp))
-        write_json_atomic(args.out / "drift.json", result)
-        if args.figure:
-            plot(result, args.figure)
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # --out or --figure not writable: one line, no traceback
-        print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
-        return 2
-    print(report(result))
-    print(f"wrote {args.out / 'drift.json'}")
-    if args.figure:
-        print(f"wrote {args.figure}")
-    return 0
+    return run_at_edge(lambda: demo(args.out, args.figure))
 
 
 if __name__ == "__main__":

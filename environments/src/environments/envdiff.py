@@ -8,13 +8,12 @@ the records agree, 1 when they differ (like `diff`), 2 on bad input.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from environments.paths import UsageError
+from environments.plumbing import BadInput, OneLineParser, positive_int, read_input, run_at_edge
 
 # Never a difference: when the record was taken.
 IGNORED = {"created"}
@@ -81,37 +80,34 @@ def show(value: Any) -> str:
 
 
 def load(path: Path) -> dict:
-    try:
-        record = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"{path} not found") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path} is not JSON ({exc.msg} at line {exc.lineno})") from None
+    record = read_input(path, json.loads, "env-info record (JSON)")
     if not isinstance(record, dict) or not str(record.get("schema", "")).startswith("envinfo/"):
-        raise UsageError(f"{path} is not an env-info record (no 'schema: envinfo/...')")
+        raise BadInput(f"{path} is not an env-info record (no 'schema: envinfo/...')")
     return record
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("a", type=Path, help="first env-info JSON")
-    parser.add_argument("b", type=Path, help="second env-info JSON")
-    parser.add_argument("--limit", type=int, default=40, help="show at most this many rows")
-    args = parser.parse_args(argv)
-    try:
-        rows = diff_records(load(args.a), load(args.b))
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def show_diff(a: Path, b: Path, limit: int) -> int:
+    rows = diff_records(load(a), load(b))
     if not rows:
         print("no differences")
         return 0
     print(f"{len(rows)} difference(s), most important first:")
-    for row in rows[: args.limit]:
+    for row in rows[:limit]:
         print(f"  [{row['label']}] {row['key']}: {show(row['a'])} -> {show(row['b'])}")
-    if len(rows) > args.limit:
-        print(f"  ... {len(rows) - args.limit} more (use --limit)")
+    if len(rows) > limit:
+        print(f"  ... {len(rows) - limit} more (use --limit)")
     return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineParser(prog="env-diff", description=__doc__.splitlines()[0])
+    parser.add_argument("a", type=Path, help="first env-info JSON")
+    parser.add_argument("b", type=Path, help="second env-info JSON")
+    parser.add_argument(
+        "--limit", type=positive_int, default=40, help="show at most this many rows"
+    )
+    args = parser.parse_args(argv)
+    return run_at_edge(lambda: show_diff(args.a, args.b, args.limit))
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ variables that change numerical results. Write one at the start of a project and
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib.metadata
+import json
 import os
 import platform
 import shutil
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from environments.paths import OUTPUTS
+from environments.plumbing import OUTPUTS, BadInput, OneLineParser, check_out, run_at_edge
 from environments.receipt import git_info, lock_sha256, sha256_file, write_json_atomic
 
 SCHEMA = "envinfo/1"
@@ -186,32 +186,40 @@ def collect(lockfile: Path | None = None, with_torch: bool = True) -> dict[str, 
     }
 
 
+def is_envinfo(path: Path) -> bool:
+    """A file `--out` may overwrite: an earlier env-info record, never a file of the user's."""
+    try:
+        return str(json.loads(path.read_text()).get("schema", "")).startswith("envinfo/")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return False
+
+
+def record_environment(out: Path, lock: Path | None, with_torch: bool) -> int:
+    if lock is not None and not lock.is_file():
+        raise BadInput(f"lockfile {lock} not found (or not a file)")
+    check_out(out, folder=False, keeps=is_envinfo)
+    record = collect(lock, with_torch=with_torch)
+    write_json_atomic(out, record)
+    torch = record["torch"]
+    print(
+        f"python {record['python']['version']} on {record['platform']['machine']}, "
+        f"{len(record['packages'])} packages, torch "
+        f"{torch['version'] if torch else 'not recorded' if not with_torch else 'not installed'}"
+        f"{', CUDA ' + str(torch['cuda']) if torch and torch['cuda'] else ''}"
+    )
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="env-info", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUTPUTS / "envinfo.json", help="JSON file")
     parser.add_argument(
         "--lock", type=Path, help="lockfile to hash (default: this topic's uv.lock)"
     )
     parser.add_argument("--no-torch", action="store_true", help="do not import torch (faster)")
     args = parser.parse_args(argv)
-    if args.lock and not args.lock.is_file():
-        print(f"error: lockfile {args.lock} not found", file=sys.stderr)
-        return 2
-    record = collect(args.lock, with_torch=not args.no_torch)
-    try:
-        write_json_atomic(args.out, record)
-    except OSError as exc:  # --out is a folder, or not writable: one line, no traceback
-        print(f"error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
-        return 2
-    torch = record["torch"]
-    print(
-        f"python {record['python']['version']} on {record['platform']['machine']}, "
-        f"{len(record['packages'])} packages, torch "
-        f"{torch['version'] if torch else 'not recorded' if args.no_torch else 'not installed'}"
-        f"{', CUDA ' + str(torch['cuda']) if torch and torch['cuda'] else ''}"
-    )
-    print(f"wrote {args.out}")
-    return 0
+    return run_at_edge(lambda: record_environment(args.out, args.lock, not args.no_torch))
 
 
 if __name__ == "__main__":

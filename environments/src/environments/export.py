@@ -7,7 +7,6 @@ Run `uv run env-export` after every `uv lock`, then `uv run env-sync-check` prov
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -15,7 +14,15 @@ import sys
 import tomllib
 from pathlib import Path
 
-from environments.paths import EXAMPLE_PROJECT, UsageError
+from environments.plumbing import (
+    EXAMPLE_PROJECT,
+    BadInput,
+    OneLineParser,
+    check_out,
+    read_input,
+    run_at_edge,
+)
+from environments.receipt import atomic_write
 
 # PyPI and conda-forge usually share names; the exceptions an ML project meets most often.
 # (None of them is in the example project; the table shows where a real project needs one.)
@@ -26,15 +33,30 @@ EXPORT_FLAGS = ["--frozen", "--no-dev", "--no-emit-project", "--offline", "--qui
 
 
 def read_lock(project: Path) -> dict:
-    """Parse the project's uv.lock (TOML)."""
+    """Parse the project's uv.lock (TOML); a random or truncated file is one BadInput."""
     lock = project / "uv.lock"
     if not lock.is_file():
-        raise UsageError(f"no uv.lock in {project} (run `uv lock` there first)")
-    return tomllib.loads(lock.read_text())
+        raise BadInput(f"no uv.lock in {project} (run `uv lock` there first)")
+    parsed = read_input(lock, tomllib.loads, "uv.lock (TOML)")
+    packages = parsed.get("package")
+    if not isinstance(packages, list) or not all(
+        isinstance(p, dict) and isinstance(p.get("name"), str) for p in packages
+    ):
+        raise BadInput(f"{lock} is not a uv lock: no [[package]] tables with a name")
+    return parsed
+
+
+def read_pyproject(project: Path) -> dict:
+    """The [project] table of pyproject.toml, with the keys the commands use checked."""
+    table = read_input(project / "pyproject.toml", tomllib.loads, "pyproject.toml (TOML)")
+    meta = table.get("project")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+        raise BadInput(f"{project / 'pyproject.toml'} has no [project] table with a name")
+    return meta
 
 
 def project_name(project: Path) -> str:
-    return tomllib.loads((project / "pyproject.toml").read_text())["project"]["name"]
+    return read_pyproject(project)["name"]
 
 
 def locked_packages(lock: dict, skip: str | None = None) -> dict[str, dict]:
@@ -48,7 +70,7 @@ def locked_packages(lock: dict, skip: str | None = None) -> dict[str, dict]:
         if p["name"] == skip or "version" not in p:
             continue
         if p["name"] in packages:
-            raise UsageError(
+            raise BadInput(
                 f"uv.lock holds several versions of {p['name']} (a forked resolution); "
                 "raise requires-python or pin it so one version serves every Python"
             )
@@ -59,7 +81,9 @@ def locked_packages(lock: dict, skip: str | None = None) -> dict[str, dict]:
 def python_pin(project: Path) -> str:
     """The conda `python=` pin: the oldest Python requires-python allows (>=3.11 -> python=3.11),
     the same minor the container recipes' base images use."""
-    spec = tomllib.loads((project / "pyproject.toml").read_text())["project"]["requires-python"]
+    spec = read_pyproject(project).get("requires-python")
+    if not isinstance(spec, str):
+        raise BadInput(f"{project / 'pyproject.toml'} has no requires-python")
     version = spec.lstrip("=<>~! ").split(",")[0].removesuffix(".*")
     return f"python={version}"
 
@@ -88,7 +112,7 @@ def environment_yml_text(project: Path) -> str:
 def uv_binary() -> str:
     uv = shutil.which("uv")
     if uv is None:
-        raise UsageError("uv not found on PATH (install it: https://docs.astral.sh/uv/)")
+        raise BadInput("uv not found on PATH (install it: https://docs.astral.sh/uv/)")
     return uv
 
 
@@ -99,7 +123,7 @@ def uv_export(project: Path, fmt: str) -> str:
     if done.returncode != 0:
         # uv explains over several lines (with a caret diagram); keep its first two for one line.
         why = "; ".join([line.strip() for line in done.stderr.splitlines() if line.strip()][:2])
-        raise UsageError(f"`uv export --format {fmt}` failed in {project}: {why}")
+        raise BadInput(f"`uv export --format {fmt}` failed in {project}: {why}")
     return done.stdout
 
 
@@ -121,26 +145,22 @@ def expected_exports(project: Path) -> dict[str, str]:
     }
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def export(project: Path) -> int:
+    read_lock(project)  # no lock (or a corrupt one): one error line before uv is called
+    exports = expected_exports(project)
+    for name in exports:  # all three writable before the first is replaced
+        check_out(project / name, folder=False)
+    for name, text in exports.items():
+        atomic_write(project / name, text)
+        print(f"wrote {project / name} ({len(text.splitlines())} lines)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="env-export", description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, default=EXAMPLE_PROJECT, help="folder with uv.lock")
     args = parser.parse_args(argv)
-    try:
-        read_lock(args.project)  # no lock (or no folder): one error line before uv is called
-        exports = expected_exports(args.project)
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for name, text in exports.items():
-        write_atomic(args.project / name, text)
-        print(f"wrote {args.project / name} ({len(text.splitlines())} lines)")
-    return 0
+    return run_at_edge(lambda: export(args.project))
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
-"""Check container recipes without building them: copied files exist, the lock is used, bases pinned.
+"""Check container recipes without building them: copied files exist, the lock is used.
 
 No container engine runs on the machines these tests run on, so the Dockerfile and the Apptainer
 definitions are validated statically. Each rule below is a mistake that makes an image either fail
-to build or build a different environment than the one that was locked.
+to build or build a different environment than the one that was locked. Docker's general
+pitfalls (untagged or `latest` bases, running as root, unpinned `pip install`) are hadolint's
+rules DL3006, DL3007, DL3002 and DL3013: run hadolint on a Dockerfile too. What hadolint cannot
+read is checked here: the uv lock rules, and Apptainer definitions (base pins included).
 """
 
 from __future__ import annotations
 
-import argparse
 import glob
 import re
 import shlex
@@ -17,14 +19,21 @@ from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
 
-from environments.paths import EXAMPLE_PROJECT, UsageError
+from environments.plumbing import (
+    EXAMPLE_PROJECT,
+    BadInput,
+    OneLineParser,
+    read_input,
+    run_at_edge,
+)
 
 RECIPES = ("Dockerfile", "apptainer-uv.def", "apptainer-conda.def")
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
 def base_image_problem(image: str) -> str | None:
-    """A base image must be pinned: by digest, or at least by a tag that names a version."""
+    """An Apptainer base image must be pinned: by digest, or at least by a tag naming a version.
+    (For a Dockerfile hadolint says the same: DL3006, DL3007.)"""
     if DIGEST.search(image):
         return None
     tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
@@ -46,7 +55,10 @@ def missing_sources(sources: list[str], context: Path) -> list[str]:
 def python_problem(bases: str, context: Path) -> str | None:
     """The base image's Python (`python:3.11.11-...`, `uv:...-python3.11-...`) must satisfy the
     project's requires-python, or `uv sync --locked` in the image refuses the lock."""
-    spec = tomllib.loads((context / "pyproject.toml").read_text())["project"]["requires-python"]
+    project = read_input(context / "pyproject.toml", tomllib.loads, "pyproject.toml (TOML)")
+    spec = project.get("project", {}).get("requires-python")
+    if not isinstance(spec, str):
+        raise BadInput(f"{context / 'pyproject.toml'} has no requires-python")
     found = re.search(r"python:?(\d+\.\d+)", bases)
     if found is None:
         return f"base image names no Python version; the project requires {spec}"
@@ -71,14 +83,10 @@ def dockerfile_lines(text: str) -> list[tuple[str, str]]:
 
 
 def check_dockerfile(path: Path, context: Path) -> list[str]:
-    lines = dockerfile_lines(path.read_text())
+    text = read_input(path, str, "Dockerfile")
     problems, sources, runs, envs = [], [], [], []
-    user = "root"
-    for instruction, args in lines:
-        if instruction == "FROM":
-            image = [a for a in args.split() if not a.startswith("--")][0]
-            problems += [p for p in [base_image_problem(image)] if p]
-        elif instruction in {"COPY", "ADD"}:
+    for instruction, args in dockerfile_lines(text):
+        if instruction in {"COPY", "ADD"}:
             words = shlex.split(args)
             if any(w.startswith("--from") for w in words):
                 continue  # copied from another image, not from the build context
@@ -88,12 +96,8 @@ def check_dockerfile(path: Path, context: Path) -> list[str]:
             runs.append(args)
         elif instruction == "ENV":
             envs.append(args)
-        elif instruction == "USER":
-            user = args.split(":")[0]
     problems += missing_sources(sources, context)
-    problems += uv_rules("\n".join(runs), " ".join(envs), sources, path.read_text(), context)
-    if user in {"root", "0"}:
-        problems.append("runs as root: add a non-root USER after the build steps")
+    problems += uv_rules("\n".join(runs), " ".join(envs), sources, text, context)
     return problems
 
 
@@ -141,7 +145,8 @@ def def_sections(text: str) -> tuple[dict[str, str], dict[str, list[str]]]:
 
 
 def check_apptainer(path: Path, context: Path) -> list[str]:
-    header, sections = def_sections(path.read_text())
+    text = read_input(path, str, "Apptainer definition")
+    header, sections = def_sections(text)
     problems = []
     if header.get("bootstrap") != "docker" or "from" not in header:
         problems.append("needs `Bootstrap: docker` and `From: <image>`")
@@ -158,20 +163,32 @@ def check_apptainer(path: Path, context: Path) -> list[str]:
         if not re.search(r"micromamba clean (--all|-a)", post):
             problems.append("leaves the package cache in the image (micromamba clean --all --yes)")
     else:
-        problems += uv_rules(post, "", sources, path.read_text(), context)
+        problems += uv_rules(post, "", sources, text, context)
     return problems
 
 
 def check_recipe(path: Path, context: Path) -> list[str]:
     if not path.is_file():
-        raise UsageError(f"recipe {path} not found")
+        raise BadInput(f"recipe {path} not found")
     if path.suffix == ".def":
         return check_apptainer(path, context)
     return check_dockerfile(path, context)
 
 
+def check_all(recipes: list[Path], context: Path) -> int:
+    if not context.is_dir():
+        raise BadInput(f"--context {context} is not a folder")
+    # Every recipe is read and checked before the first verdict is printed.
+    results = [(recipe, check_recipe(recipe, context)) for recipe in recipes]
+    for recipe, problems in results:
+        print(f"{'ok  ' if not problems else 'FAIL'} {recipe.name}")
+        for problem in problems:
+            print(f"     - {problem}")
+    return 1 if any(problems for _, problems in results) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="env-check-recipes", description=__doc__.splitlines()[0])
     parser.add_argument(
         "recipes", nargs="*", type=Path, help="default: the example project's three"
     )
@@ -180,18 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     recipes = args.recipes or [args.context / name for name in RECIPES]
-    failed = 0
-    try:
-        for recipe in recipes:
-            problems = check_recipe(recipe, args.context)
-            failed += bool(problems)
-            print(f"{'ok  ' if not problems else 'FAIL'} {recipe.name}")
-            for problem in problems:
-                print(f"     - {problem}")
-    except (UsageError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 1 if failed else 0
+    return run_at_edge(lambda: check_all(recipes, args.context))
 
 
 if __name__ == "__main__":

@@ -3,13 +3,13 @@
 uv.lock is the truth. requirements.txt (pip), pylock.toml (PEP 751) and environment.yml (conda)
 are copies for other tools, and a copy edited by hand drifts silently. This check names every
 package whose version (or hash) in a copy differs from the lock; exit 1 when any does.
-Requirement lines are parsed with `packaging` (pip's own parser); whether the lock is stale is
+Requirement lines are parsed with `packaging` (pip's own parser), pylock.toml with
+`packaging.pylock`, names compared with `packaging.utils.canonicalize_name`; whether the lock is stale is
 asked of uv itself (`uv lock --check`), the one tool that knows how it recorded the requirements.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
 import subprocess
 import sys
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from environments.export import (
     CONDA_TO_PYPI,
@@ -27,15 +28,21 @@ from environments.export import (
     uv_binary,
     uv_env,
 )
-from environments.paths import EXAMPLE_PROJECT, UsageError
+from environments.plumbing import (
+    EXAMPLE_PROJECT,
+    BadInput,
+    OneLineParser,
+    read_input,
+    run_at_edge,
+)
 
 Versions = dict[str, str]  # package name -> version
 Hashes = dict[str, set[str]]  # package name -> {"sha256:..."}
 
 
 def normalize(name: str) -> str:
-    """PEP 503 name: `Scikit_Learn` and `scikit-learn` are the same package."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    """PEP 503 name: `Scikit_Learn` and `scikit-learn` are the same package (pip's own rule)."""
+    return canonicalize_name(name)
 
 
 def lock_versions_and_hashes(project: Path) -> tuple[Versions, Hashes]:
@@ -54,7 +61,9 @@ def requirements_txt(path: Path) -> tuple[Versions, Hashes]:
     A regex over these lines is wrong as soon as a line has extras (`scikit-learn[install]==...`)
     or an unusual spacing; `packaging` is the parser pip itself uses.
     """
-    text = re.sub(r"\\\n", " ", path.read_text())  # join backslash continuations
+    text = re.sub(
+        r"\\\n", " ", read_input(path, str, "requirements file")
+    )  # join backslash continuations
     versions: Versions = {}
     hashes: Hashes = {}
     for line in text.splitlines():
@@ -72,27 +81,31 @@ def parse_requirement(text: str, source: str) -> Requirement:
     try:
         return Requirement(text)
     except InvalidRequirement as exc:
-        raise UsageError(f"{source}: cannot parse requirement {text!r}: {exc}") from None
+        raise BadInput(f"{source}: cannot parse requirement {text!r}: {exc}") from None
 
 
 def pinned_version(requirement: Requirement, source: str) -> str:
     """The version of an exact `==` pin; anything looser is not a copy of a lock."""
     pins = [s.version for s in requirement.specifier if s.operator in {"==", "==="}]
     if len(pins) != 1 or "*" in pins[0]:
-        raise UsageError(f"{source}: {requirement} is not pinned to one version (`==`)")
+        raise BadInput(f"{source}: {requirement} is not pinned to one version (`==`)")
     return pins[0]
 
 
 def pylock_toml(path: Path) -> tuple[Versions, Hashes]:
-    packages = tomllib.loads(path.read_text()).get("packages", [])
-    versions = {normalize(p["name"]): p.get("version", "") for p in packages}
+    """Read PEP 751's pylock.toml with `packaging.pylock`, which validates it against the spec."""
+    from packaging.pylock import Pylock, PylockValidationError
+
+    try:
+        lock = Pylock.from_dict(read_input(path, tomllib.loads, "pylock.toml (TOML)"))
+    except PylockValidationError as exc:
+        raise BadInput(f"{path} is not a valid pylock.toml: {exc}") from None
+    versions = {normalize(p.name): str(p.version or "") for p in lock.packages}
     hashes = {
-        normalize(p["name"]): {
-            f"sha256:{f['hashes']['sha256']}"
-            for f in [p.get("sdist", {}), *p.get("wheels", [])]
-            if f
+        normalize(p.name): {
+            f"sha256:{f.hashes['sha256']}" for f in [p.sdist, *(p.wheels or [])] if f is not None
         }
-        for p in packages
+        for p in lock.packages
     }
     return versions, hashes
 
@@ -102,7 +115,7 @@ def environment_yml(path: Path) -> Versions:
 
     Entries of a nested `pip:` list are PyPI requirements and are parsed as such.
     """
-    spec = yaml.safe_load(path.read_text()) or {}
+    spec = read_input(path, yaml.safe_load, "environment.yml (YAML)") or {}
     versions: Versions = {}
     for dep in spec.get("dependencies", []):
         if isinstance(dep, dict):
@@ -166,15 +179,15 @@ def check(project: Path = EXAMPLE_PROJECT) -> list[str]:
         "environment.yml",
     ):
         if not (project / needed).is_file():
-            raise UsageError(f"{project / needed} not found (run `uv run env-export`)")
+            raise BadInput(f"{project / needed} not found (run `uv run env-export`)")
     versions, hashes = lock_versions_and_hashes(project)
     problems = lock_matches_pyproject(project)
     try:
         req_v, req_h = requirements_txt(project / "requirements.txt")
         lock_v, lock_h = pylock_toml(project / "pylock.toml")
         yml_v = environment_yml(project / "environment.yml")
-    except (tomllib.TOMLDecodeError, yaml.YAMLError, KeyError) as exc:
-        raise UsageError(f"cannot parse an export in {project}: {exc}") from None
+    except (KeyError, TypeError, AttributeError) as exc:  # parsed, but not the expected shape
+        raise BadInput(f"an export in {project} is not in its format: {exc!r}") from None
     problems += compare_versions("requirements.txt", versions, req_v)
     problems += compare_hashes("requirements.txt", hashes, req_h)
     problems += compare_versions("pylock.toml", versions, lock_v)
@@ -183,15 +196,8 @@ def check(project: Path = EXAMPLE_PROJECT) -> list[str]:
     return problems
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--project", type=Path, default=EXAMPLE_PROJECT, help="folder with uv.lock")
-    args = parser.parse_args(argv)
-    try:
-        problems = check(args.project)
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def report(project: Path) -> int:
+    problems = check(project)
     for problem in problems:
         print(f"OUT OF SYNC  {problem}")
     if problems:
@@ -199,9 +205,16 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(problems)} problem(s): fix the lock, then `uv run env-export` (never edit exports by hand)"
         )
         return 1
-    n = len(lock_versions_and_hashes(args.project)[0])
+    n = len(lock_versions_and_hashes(project)[0])
     print(f"in sync: uv.lock, requirements.txt, pylock.toml, environment.yml agree on {n} packages")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineParser(prog="env-sync-check", description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, default=EXAMPLE_PROJECT, help="folder with uv.lock")
+    args = parser.parse_args(argv)
+    return run_at_edge(lambda: report(args.project))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Run from jupyter_reproducibility/:  uv run pytest exercises/01-repair-the-trap
 
 from pathlib import Path
 
+import nbformat
 import pytest
 from jupyter_reproducibility.experiments import C_EXPERIMENT_1, C_EXPERIMENT_2, expected_accuracy
 from jupyter_reproducibility.make_fixture import run_session
@@ -16,7 +17,6 @@ from jupyter_reproducibility.plumbing import (
     NotebookUnusable,
     python3_kernel_is_this_interpreter,
     read_notebook,
-    write_notebook_atomic,
 )
 
 HERE = Path(__file__).parent
@@ -51,7 +51,7 @@ def test_rerunning_experiment_1_cannot_change_the_table(tmp_path: Path) -> None:
     session = [(n, "run all") for n in cells] + [(n, "re-run") for n in experiment_1]
     replayed = run_session(NOTEBOOK, [*session, (cells[-1], "the table")], verbose=False)
     saved = tmp_path / "after_the_session.ipynb"
-    write_notebook_atomic(replayed, saved)
+    nbformat.write(replayed, saved)
 
     report = check_notebook(saved)
     if report.failures:

@@ -18,7 +18,6 @@ trap:
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +25,17 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
-from jupyter_reproducibility.plumbing import error, write_notebook_atomic
-from jupyter_reproducibility.receipt import TOPIC_ROOT
+from jupyter_reproducibility.plumbing import (
+    BadInput,
+    OneLineParser,
+    check_out,
+    is_notebook,
+    read_notebook,
+    run_at_edge,
+)
+from jupyter_reproducibility.receipt import TOPIC_ROOT, atomic_write
 
 NOTEBOOKS, FIXTURES = TOPIC_ROOT / "notebooks", TOPIC_ROOT / "fixtures"
 CLEAN_NOTEBOOK = NOTEBOOKS / "trap.ipynb"
@@ -44,6 +51,9 @@ NATURAL_SESSION: list[tuple[int, str]] = [
     (5, "scroll up, re-run experiment 1 'just in case' (C is now 1.0!)"),
     (10, "print the table for the paper"),
 ]
+
+
+COALESCE = CoalesceStreamsPreprocessor()
 
 
 @dataclass(frozen=True)
@@ -105,13 +115,13 @@ def run_session(
     verbose: bool = True,
 ) -> nbformat.NotebookNode:
     """Execute `clean`'s cells in `session` order in one kernel; return the notebook as left."""
-    nb = nbformat.read(clean, as_version=4)
+    nb = read_notebook(clean)
     # Check the whole session against the notebook before a kernel starts: fail fast and clearly.
     for number, _ in session:
         if not 1 <= number <= len(nb.cells):
-            raise ValueError(f"{clean} has {len(nb.cells)} cells, the session runs cell {number}")
+            raise BadInput(f"{clean} has {len(nb.cells)} cells, the session runs cell {number}")
         if (kind := nb.cells[number - 1].cell_type) != "code":
-            raise ValueError(f"cell {number} of {clean} is a {kind} cell, not code")
+            raise BadInput(f"cell {number} of {clean} is a {kind} cell, not code")
     # record_timing=False keeps wall-clock stamps out of the file, so a rebuild diffs cleanly.
     client = NotebookClient(
         nb,
@@ -126,57 +136,35 @@ def run_session(
             cell = nb.cells[number - 1]
             # execute_cell replaces the outputs and takes the kernel's execution count, as the UI does.
             client.execute_cell(cell, number - 1)
-            merge_streams(cell)
+            # A kernel may send one `print` as several stream messages (how many depends on
+            # timing); joined as Jupyter's front ends save them, a rebuild gives the same file.
+            COALESCE.preprocess_cell(cell, {}, number - 1)
             if verbose:
                 print(f"  ran cell {number:>2} -> [{cell.execution_count}]  {why}")
     return nb
 
 
-def merge_streams(cell: nbformat.NotebookNode) -> None:
-    """Join consecutive stream outputs of the same name, as Jupyter's front ends save them.
-
-    The kernel may send one `print` as several messages (how many depends on timing); the saved
-    notebook should not, so that rebuilding the fixture gives the same file every time.
-    """
-    merged: list[nbformat.NotebookNode] = []
-    for out in cell.outputs:
-        previous = merged[-1] if merged else None
-        if (
-            previous is not None
-            and out.output_type == previous.output_type == "stream"
-            and out.name == previous.name
-        ):
-            previous.text += out.text
-        else:
-            merged.append(out)
-    cell.outputs = merged
+def rebuild(trap: Trap, notebook: Path, out: Path) -> int:
+    check_out(out, folder=False, keeps=is_notebook)  # never overwrite a file that is not a notebook
+    read_notebook(notebook)  # JSON that is not a notebook: one line before a kernel starts
+    print(f"running {notebook} in the order of a natural session:")
+    try:
+        nb = run_session(notebook, trap.session)
+    except CellExecutionError as exc:
+        raise BadInput(f"a cell failed in the kernel: {exc.ename}: {exc.evalue}") from None
+    atomic_write(out, nbformat.writes(nb) + "\n")
+    print(f"saved {out} (outputs and execution counts as the kernel left them)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="jr-make-fixture", description=__doc__.splitlines()[0])
     parser.add_argument("--trap", choices=TRAPS, default="out-of-order", help="which session")
     parser.add_argument("--notebook", type=Path, help="clean notebook (default: the trap's)")
     parser.add_argument("--out", type=Path, help="where to save the result (default: fixtures/)")
     args = parser.parse_args(argv)
     trap = TRAPS[args.trap]
-    notebook, out = args.notebook or trap.clean, args.out or trap.fixture
-    if not notebook.is_file():
-        return error(f"notebook not found: {notebook}")
-    print(f"running {notebook} in the order of a natural session:")
-    try:
-        nb = run_session(notebook, trap.session)
-    except CellExecutionError as exc:
-        return error(f"a cell failed in the kernel: {exc.ename}: {exc.evalue}")
-    except (OSError, ValueError, nbformat.ValidationError) as exc:
-        # nbformat's messages quote the file's start over several lines: keep the first one.
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return error(f"cannot rebuild the fixture from {notebook}: {reason}")
-    try:
-        write_notebook_atomic(nb, out)
-    except OSError as exc:
-        return error(f"cannot write {out}: {exc.strerror or exc}")
-    print(f"saved {out} (outputs and execution counts as the kernel left them)")
-    return 0
+    return run_at_edge(lambda: rebuild(trap, args.notebook or trap.clean, args.out or trap.fixture))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ also reads the traces out-of-order work leaves in the file, as warnings that say
             more than one cell (the hidden state that makes re-running a cell change a result);
   failures  a fresh kernel runs every cell top to bottom (nbclient): a cell that fails, or whose
             text output differs from the stored one (after masking what differs in every run:
-            timings, progress bars, object addresses, and any --ignore pattern).
+            timings, progress bars, object addresses, any --ignore pattern and the regexes
+            of an nbval sanitize file given with --sanitize).
 
 Exit code: 0 the fresh run reproduces every stored output (warnings may remain; --strict makes
 them count), 1 the fresh run differs or fails (or --strict and warnings), 2 the notebook or the
@@ -21,13 +22,10 @@ kernel could not be used (one `error: ...` line on stderr).
 
 from __future__ import annotations
 
-import argparse
-import ast
 import difflib
 import json
 import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -37,13 +35,34 @@ from nbformat import NotebookNode
 from jupyter_reproducibility.plumbing import (
     UNUSABLE,
     NotebookUnusable,
-    error,
+    OneLineParser,
     execute_in_kernel,
+    positive_int,
     read_notebook,
+    run_at_edge,
+)
+from jupyter_reproducibility.traces import (
+    Report,
+    check_execution_counts,
+    check_redefinitions,
+    code_cells,
+    defined_names,
+    label,
 )
 
 CLEAN, DIFFERS = 0, 1  # exit codes; UNUSABLE (2) is bad input, as in every command here
-__all__ = ["CLEAN", "DIFFERS", "UNUSABLE", "check_notebook", "main"]
+# Report and the warnings live in traces.py; re-exported here, where a reader looks for them.
+__all__ = [
+    "CLEAN",
+    "DIFFERS",
+    "UNUSABLE",
+    "Report",
+    "check_execution_counts",
+    "check_notebook",
+    "check_redefinitions",
+    "defined_names",
+    "main",
+]
 
 # What differs between two honest runs, masked before outputs are compared. (name, pattern, mask)
 VOLATILE: list[tuple[str, re.Pattern[str], str]] = [
@@ -52,151 +71,6 @@ VOLATILE: list[tuple[str, re.Pattern[str], str]] = [
     ("duration", re.compile(r"\d+(?:\.\d+)?\s?(?:ns|µs|us|ms|s|sec|seconds|min)\b"), "<time>"),
 ]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-@dataclass
-class Report:
-    """What nbcheck found: warnings (traces in the file) and failures (the fresh run differs)."""
-
-    path: Path
-    warnings: list[str] = field(default_factory=list)  # check names, e.g. "order"
-    failures: list[str] = field(default_factory=list)  # "fresh-error" or "output-changed"
-    lines: list[str] = field(default_factory=list)
-
-    def section(self, title: str) -> None:
-        self.lines.append(title)
-
-    def ok(self, message: str) -> None:
-        self.lines.append(f"  ok    {message}")
-
-    def warn(self, check: str, message: str, detail: list[str] = ()) -> None:
-        self.warnings.append(check)
-        self.lines += [f"  warn  {message}", *(f"          {line}" for line in detail)]
-
-    def fail(self, check: str, message: str, detail: list[str] = ()) -> None:
-        self.failures.append(check)
-        self.lines += [f"  FAIL  {message}", *(f"          {line}" for line in detail)]
-
-
-def code_cells(nb: NotebookNode) -> list[tuple[int, NotebookNode]]:
-    """(number, cell) for every non-empty code cell; numbers count all cells from 1, as shown."""
-    return [
-        (i, cell)
-        for i, cell in enumerate(nb.cells, start=1)
-        if cell.cell_type == "code" and cell.source.strip()
-    ]
-
-
-def label(number: int, cell: NotebookNode) -> str:
-    """'cell 5 [6] `accuracy_1 = ...`': position, stored execution count and first line."""
-    count = cell.get("execution_count")
-    first = cell.source.strip().splitlines()[0]
-    first = first if len(first) <= 40 else first[:37] + "..."
-    return f"cell {number} [{count if count is not None else ' '}] `{first}`"
-
-
-# --- Warnings: what the saved file gives away --------------------------------------------------
-
-
-def check_execution_counts(nb: NotebookNode, report: Report) -> None:
-    report.section("Warnings: execution counts in the saved file")
-    cells = code_cells(nb)
-    executed = [(n, c) for n, c in cells if c.get("execution_count") is not None]
-    if not executed:
-        report.ok("no execution counts (a stripped notebook): nothing to trace")
-        return
-
-    # A cell whose count is higher than that of a cell below it was run after that cell.
-    for i, (number, cell) in enumerate(executed):
-        below = [(n, c) for n, c in executed[i + 1 :] if c.execution_count < cell.execution_count]
-        if below:
-            cells_below = ", ".join(f"cell {n} [{c.execution_count}]" for n, c in below)
-            report.warn(
-                "order", f"{label(number, cell)} was run after cells below it: {cells_below}"
-            )
-    if "order" not in report.warnings:
-        report.ok("execution counts increase top to bottom")
-
-    if never := [label(n, c) for n, c in cells if c.get("execution_count") is None]:
-        report.warn("never-run", f"{len(never)} code cell(s) never run: " + ", ".join(never))
-
-    counts = [c.execution_count for _, c in executed]
-    if repeated := sorted({k for k in counts if counts.count(k) > 1}):
-        report.warn(
-            "restart",
-            f"execution count(s) {repeated} appear more than once: the kernel was restarted "
-            "between runs, so outputs come from different kernel sessions",
-        )
-    if missing := sorted(set(range(1, max(counts) + 1)) - set(counts)):
-        shown = ", ".join(map(str, missing[:8])) + (", ..." if len(missing) > 8 else "")
-        report.warn(
-            "hidden-runs",
-            f"{max(counts)} runs recorded for {len(executed)} executed cells (count(s) {shown} "
-            "missing): some cell was run more than once (or run and deleted), and the outputs "
-            "of those runs are gone",
-            [line for k in missing[:8] if (line := _suspect_for(k, executed))],
-        )
-
-
-def _suspect_for(missing: int, executed: list[tuple[int, NotebookNode]]) -> str:
-    """Which cell most likely ran as count `missing` and was run again later.
-
-    People mostly run downwards: the run numbered k usually sits below the cell numbered k-1
-    and above the cell numbered k+1. The cells between those two are the suspects.
-    """
-    before = [(c.execution_count, n) for n, c in executed if c.execution_count < missing]
-    after = [(c.execution_count, n) for n, c in executed if c.execution_count > missing]
-    if not before or not after:
-        return ""
-    (low, above), (high, below) = max(before), min(after)
-    if not (between := [n for n, _ in executed if above < n < below]):
-        return ""
-    return (
-        f"run [{missing}] was probably {', '.join(f'cell {n}' for n in between)} (between cell "
-        f"{above} [{low}] and cell {below} [{high}]); its stored output is from a later run"
-    )
-
-
-def defined_names(source: str) -> set[str]:
-    """Names a cell binds at module level with `x = ...`, `def x` or `class x` (not imports).
-
-    Only a hint about hidden state: a use before definition, or a name created by exec, is
-    left to the fresh run, which fails on it for real.
-    """
-    from IPython.core.inputtransformer2 import TransformerManager  # %magic and !shell lines
-
-    try:
-        tree = ast.parse(TransformerManager().transform_cell(source))
-    except SyntaxError:
-        return set()  # the fresh run reports it as a failing cell
-    names = set()
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            stored = (n for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
-            names |= {n.id for n in stored if isinstance(n.ctx, ast.Store)}  # not `x[0] = ...`
-    return names
-
-
-def check_redefinitions(nb: NotebookNode, report: Report) -> None:
-    report.section("Warnings: names defined in more than one cell")
-    defined_in: dict[str, list[int]] = {}
-    for number, cell in code_cells(nb):
-        for name in sorted(defined_names(cell.source)):
-            defined_in.setdefault(name, []).append(number)
-    # Not wrong on its own (a clean run is still correct), but it is the hidden state that makes
-    # out-of-order runs silently wrong: the value depends on which of the cells ran last.
-    for name, numbers in defined_in.items():
-        if len(numbers) > 1:
-            report.warn(
-                "redefinition",
-                f"`{name}` is defined in cells {', '.join(map(str, numbers))}: its value depends "
-                "on which of them ran last (marimo refuses this; give each its own name)",
-            )
-    if "redefinition" not in report.warnings:
-        report.ok("every name is defined in one cell")
 
 
 # --- Failures: restart the kernel, run all, compare -------------------------------------------
@@ -292,10 +166,11 @@ def check_notebook(
     timeout: int = 120,
     cwd: Path | None = None,
     ignore: list[str] = (),
+    sanitize: Path | None = None,
 ) -> Report:
     """Run every check on the notebook at `path` and return the report (raises NotebookUnusable)."""
     try:
-        patterns = [re.compile(p) for p in ignore]
+        patterns = [re.compile(p) for p in [*ignore, *sanitize_regexes(sanitize)]]
     except re.error as exc:
         raise NotebookUnusable(
             f"--ignore {exc.pattern!r} is not a regular expression: {exc}"
@@ -320,6 +195,24 @@ def check_notebook(
     return report
 
 
+def sanitize_regexes(path: Path | None) -> list[str]:
+    """The regexes of an nbval sanitize file (`regex: ...` then `replace: ...`, read the way
+    nbval reads it), so `pytest --nbval-lax --nbval-sanitize-with FILE` and nbcheck share one.
+    Stored and fresh outputs get the same mask, so the replacement text does not matter here."""
+    if path is None:
+        return []
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NotebookUnusable(f"cannot read --sanitize {path}: {exc}") from None
+    pairs = re.findall(r"^regex: (.*)$\n^replace: (.*)$", text, flags=re.MULTILINE)
+    if not pairs:
+        raise NotebookUnusable(
+            f"--sanitize {path} has no `regex:` / `replace:` pair (nbval's format)"
+        )
+    return [regex for regex, _ in pairs]
+
+
 def exit_code(report: Report, strict: bool = False) -> int:
     return DIFFERS if report.failures or (strict and report.warnings) else CLEAN
 
@@ -340,8 +233,23 @@ def summary(report: Report, executed: bool = True, strict: bool = False) -> str:
     return f"result: a fresh run reproduces every stored output; {warned} (exit {code})"
 
 
+def run(args) -> int:
+    report = check_notebook(
+        args.notebook,
+        execute=not args.no_execute,
+        kernel_name=args.kernel,
+        timeout=args.timeout,
+        cwd=args.cwd,
+        ignore=args.ignore,
+        sanitize=args.sanitize,
+    )
+    print("\n".join(report.lines))
+    print(summary(report, executed=not args.no_execute, strict=args.strict))
+    return exit_code(report, args.strict)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="nbcheck",
         description="Check that a notebook's stored outputs come from a clean top-to-bottom run.",
         epilog="exit code: 0 a fresh run reproduces the outputs, 1 it does not (or --strict and "
@@ -357,24 +265,16 @@ def main(argv: list[str] | None = None) -> int:
         metavar="REGEX",
         help="mask this pattern in outputs before comparing (repeatable), e.g. a date",
     )
+    parser.add_argument(
+        "--sanitize", type=Path, metavar="FILE", help="mask the regexes of an nbval sanitize file"
+    )
     parser.add_argument("--kernel", help="kernel to run it in (default: the notebook's own)")
-    parser.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell")
+    parser.add_argument(
+        "--timeout", type=positive_int, default=120, help="seconds allowed per cell (1 or more)"
+    )
     parser.add_argument("--cwd", type=Path, help="the fresh kernel's folder (default: notebook's)")
     args = parser.parse_args(argv)
-    try:
-        report = check_notebook(
-            args.notebook,
-            execute=not args.no_execute,
-            kernel_name=args.kernel,
-            timeout=args.timeout,
-            cwd=args.cwd,
-            ignore=args.ignore,
-        )
-    except NotebookUnusable as exc:
-        return error(str(exc))
-    print("\n".join(report.lines))
-    print(summary(report, executed=not args.no_execute, strict=args.strict))
-    return exit_code(report, args.strict)
+    return run_at_edge(lambda: run(args))
 
 
 if __name__ == "__main__":

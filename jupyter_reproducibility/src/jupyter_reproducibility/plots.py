@@ -9,16 +9,21 @@ stored notebook reports against a fresh top-to-bottom computation of the same ex
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 
 from jupyter_reproducibility.experiments import C_EXPERIMENT_1, C_EXPERIMENT_2, expected_accuracy
 from jupyter_reproducibility.make_fixture import FIXTURE
-from jupyter_reproducibility.receipt import TOPIC_ROOT
+from jupyter_reproducibility.plumbing import (
+    BadInput,
+    OneLineParser,
+    check_out,
+    read_notebook,
+    run_at_edge,
+)
+from jupyter_reproducibility.receipt import TOPIC_ROOT, atomic_write
 
 FIGURES = TOPIC_ROOT / "figures"
 _ACCURACY = re.compile(r"experiment (\d): test accuracy ([0-9.]+)")
@@ -77,29 +82,28 @@ def plot_execution_order(nb: nbformat.NotebookNode, fresh: dict[int, float], pat
     right.set_title("stored output vs fresh run")
     right.legend(loc="lower right")
     fig.tight_layout()
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
-    tmp.replace(path)  # rename last: never a half-written figure
     return path
 
 
+def draw(fixture: Path, out: Path) -> int:
+    check_out(out, folder=True)
+    nb = read_notebook(fixture)
+    if not any(c.cell_type == "code" and c.get("execution_count") for c in nb.cells):
+        raise BadInput(f"{fixture} has no executed code cells: nothing to draw")
+    fresh = {1: expected_accuracy(C_EXPERIMENT_1), 2: expected_accuracy(C_EXPERIMENT_2)}
+    path = plot_execution_order(nb, fresh, out / "execution_order.png")
+    print(f"wrote {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="jr-figures", description=__doc__.splitlines()[0])
     parser.add_argument("--fixture", type=Path, default=FIXTURE)
     parser.add_argument("--out", type=Path, default=FIGURES, help="folder for the PNG")
     args = parser.parse_args(argv)
-    try:
-        nb = nbformat.read(args.fixture, as_version=4)
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot read {args.fixture}: {exc}", file=sys.stderr)
-        return 2
-    fresh = {1: expected_accuracy(C_EXPERIMENT_1), 2: expected_accuracy(C_EXPERIMENT_2)}
-    path = plot_execution_order(nb, fresh, args.out / "execution_order.png")
-    print(f"wrote {path}")
-    return 0
+    return run_at_edge(lambda: draw(args.fixture, args.out))
 
 
 if __name__ == "__main__":
