@@ -7,7 +7,8 @@ Run with the project's OWN interpreter (its locked environment), by tests/test_b
 Each project declares its commands in its pyproject.toml, one table per `[project.scripts]` entry:
 
     [tool.ml-repro.commands.tracking-train]
-    args = []             # arguments that make an otherwise valid call (a subcommand, an input)
+    args = []             # arguments that make an otherwise valid call (a subcommand, an input;
+                          # a path is relative to the project folder)
     outs = ["--out"]      # options naming a FOLDER it writes
     file_outs = []        # options naming a FILE it writes (`--figure`, `--out x.json`)
     floats = ["--lr"]     # every option that takes a float
@@ -175,7 +176,13 @@ def probe_project(project: Path) -> dict[str, Any]:
     report["undeclared"] = sorted(set(scripts) - set(commands))
     report["stale"] = sorted(set(commands) - set(scripts))
     for name in sorted(set(scripts) & set(commands)):
-        spec = commands[name]
+        spec = dict(commands[name])
+        # An argument naming a file of the project (an input notebook) is read from the project,
+        # whatever folder the probe runs in.
+        spec["args"] = [
+            str(project / a) if (project / str(a)).exists() else str(a)
+            for a in spec.get("args", [])
+        ]
         if unknown := set(spec) - KEYS:
             report["bad_keys"].append(f"{name}: unknown keys {sorted(unknown)}")
         # A declaration that names an option the command no longer has would probe nothing.
