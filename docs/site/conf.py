@@ -51,8 +51,9 @@ mathjax_path = "mathjax/MathJax.js"
 # Every teaching notebook runs in its own topic's kernel (site-build registers one kernel per
 # topic, pointing at <topic>/.venv/bin/python, and writes its name into the staged copy).
 nb_execution_mode = os.environ.get("ML_REPRO_NB_EXECUTION", "cache")
-# jupyter-cache keys on code and kernel name only, not on the environment: site-build keys the
-# cache folder on the sha256 of every topic's uv.lock, so a changed lock executes afresh.
+# jupyter-cache keys on code and kernel name only, not on the environment: site-build names the
+# cache folder after a sha256 of every topic file (uv.lock, src/, configs), so any change there
+# executes the notebooks again.
 nb_execution_cache_path = os.environ.get("ML_REPRO_NB_CACHE", "")
 nb_execution_raise_on_error = True
 nb_execution_timeout = 600

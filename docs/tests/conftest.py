@@ -95,7 +95,10 @@ def site(tmp_path_factory: pytest.TempPathFactory, marp: Path) -> Site:
             )
     out = tmp_path_factory.mktemp("site") / "build"
     prefix = offline_prefix()
+    # Executed notebooks are reused from docs/_build only when no topic file changed (the cache
+    # folder is named after a hash of them all); a fresh checkout executes every notebook.
     command = [sys.executable, "-m", "ml_repro_docs.build", "--out", str(out), "--offline"]
+    command += ["--cache-root", str(DOCS / "_build")]
     run = subprocess.run(prefix + command, capture_output=True, text=True, env=env)
     log = run.stdout + run.stderr
     sys.stderr.write(

@@ -21,12 +21,13 @@ import sys
 import time
 from pathlib import Path
 
-from ml_repro_docs.plumbing import BadInput, OneLineParser, run_at_edge
+from ml_repro_docs.plumbing import BadInput, OneLineParser, check_out, run_at_edge
 from ml_repro_docs.stage import (
     copy_project,
     exercise_blocks,
     rewrite_readme,
     session_topics,
+    tracked_files,
 )
 
 DOCS = Path(__file__).resolve().parents[2]
@@ -34,26 +35,25 @@ REPO = DOCS.parent
 MARKER = ".ml-repro-site"  # marks a build folder this command made (it may delete only those)
 
 
-def lock_key(repo: Path, topics: list[str]) -> str:
-    """sha256 over the topics' uv.lock files: the executed-notebook cache is keyed on it, because
-    jupyter-cache itself keys on code and kernel name only, not on the environment."""
+def environment_key(repo: Path, topics: list[str]) -> str:
+    """sha256 over every file of every topic (uv.lock, src/, configs, data): what the notebooks
+    run with besides their own cells. jupyter-cache keys on the cells and the kernel name only,
+    so the cache folder is named after this key: any change to a topic executes them again."""
     digest = hashlib.sha256()
     for topic in topics:
-        digest.update(topic.encode() + b"\0" + (repo / topic / "uv.lock").read_bytes())
+        for path in sorted(tracked_files(repo / topic)):
+            digest.update(path.relative_to(repo).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def prepare_out(out: Path) -> None:
-    """Refuse an output that is a file or not writable; clear only a folder this command made."""
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"--out {out} is an existing file, not a folder")
+def prepare_out(out: Path, cache_root: Path) -> None:
+    """Refuse outputs that are files or cannot be created, and a build folder this command did
+    not make; then clear only what it made before."""
+    check_out("--cache-root", cache_root)
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise BadInput(f"--out {out} is a folder site-build did not make; choose another")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / MARKER).write_text("made by site-build; deleted and rebuilt by it\n")
-    except OSError as exc:
-        raise BadInput(f"--out {out} cannot be created ({exc.strerror})") from None
+    check_out("--out", out)
+    (out / MARKER).write_text("made by site-build; deleted and rebuilt by it\n")
     for name in ("src", "html", "kernels"):
         shutil.rmtree(out / name, ignore_errors=True)
 
@@ -121,9 +121,9 @@ def phase(name: str, started: float) -> float:
     return now
 
 
-def build(repo: Path, out: Path, offline: bool, execution: str) -> Path:
+def build(repo: Path, out: Path, offline: bool, execution: str, cache_root: Path) -> Path:
     t = time.perf_counter()
-    prepare_out(out)
+    prepare_out(out, cache_root)
     stage, kernels = out / "src", out / "kernels"
     shutil.copytree(DOCS / "site", stage)
     topics = session_topics(repo)
@@ -141,7 +141,7 @@ def build(repo: Path, out: Path, offline: bool, execution: str) -> Path:
     env = {
         "JUPYTER_PATH": str(kernels / "share" / "jupyter"),
         "ML_REPRO_NB_EXECUTION": execution,
-        "ML_REPRO_NB_CACHE": str(out / f"jupyter-cache-{lock_key(repo, topics)}"),
+        "ML_REPRO_NB_CACHE": str(cache_root / f"jupyter-cache-{environment_key(repo, topics)}"),
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
     }
     if sphinx(stage, out / "html", env) != 0:
@@ -157,10 +157,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=DOCS / "_build", help="build folder")
     p.add_argument("--offline", action="store_true", help="uv sync --offline (no network)")
     p.add_argument(
+        "--cache-root",
+        type=Path,
+        default=None,
+        help="where the executed-notebook cache folders live (default: the build folder)",
+    )
+    p.add_argument(
         "--execution",
         choices=["cache", "force", "off"],
         default="cache",
-        help="notebooks: cache (keyed on the topics' uv.lock hashes), force, or off",
+        help="notebooks: cache (keyed on every topic file), force, or off",
     )
     return p
 
@@ -169,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
 
     def command() -> int:
-        index = build(REPO, args.out.resolve(), args.offline, args.execution)
+        out = args.out.resolve()
+        cache_root = (args.cache_root or out).resolve()
+        index = build(REPO, out, args.offline, args.execution, cache_root)
         print(f"site built: {index}")
         return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 
@@ -30,3 +31,15 @@ def run_at_edge(command: Callable[[], int]) -> int:
     except RuntimeError as exc:
         print(f"failed: {exc}", file=sys.stderr)
         return 1
+
+
+def check_out(option: str, path: Path) -> Path:
+    """An output folder: refuse an existing file, or a folder that cannot be created (tried for
+    real: os.access says yes to root even under /proc)."""
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"{option} {path} is an existing file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"{option} {path} cannot be created ({exc.strerror})") from None
+    return path
