@@ -102,10 +102,11 @@ def check_site(
     """All problems of the given pages (default: every page of the site)."""
     from playwright.sync_api import sync_playwright
 
+    html = html.resolve()
     problems = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium or chromium_path())
-        for path in pages or pages_of(html):
+        for path in [q.resolve() for q in pages] if pages else pages_of(html):
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             problems += check_page(page, path, html)
             page.close()
