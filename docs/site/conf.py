@@ -29,7 +29,7 @@ include_patterns = [
     "*/notebooks/*.ipynb",
     "jupyter_reproducibility/fixtures/trap_out_of_order.ipynb",
 ]
-exclude_patterns = ["_build", "**/.ipynb_checkpoints", "_extra"]
+exclude_patterns = ["_build", "**/.ipynb_checkpoints", "_extra", "_static"]
 # The topic READMEs are included whole; their links to code and folders are rewritten by
 # `ml_repro_docs.links` to the repository (see site-build).
 myst_enable_extensions = ["colon_fence", "deflist"]
@@ -37,7 +37,8 @@ myst_heading_anchors = 3
 
 html_theme = "sphinx_rtd_theme"
 html_title = "ML reproducibility workshop"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["lesson.css"]
 # The rendered Marp decks (slides/<deck>/slides.html) and their figures, copied as they are.
 html_extra_path = ["_extra"]
 html_show_sourcelink = False
