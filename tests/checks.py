@@ -37,7 +37,7 @@ SHARED_PACKAGES = [
     "scikit-learn",
     "matplotlib",
 ]
-SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".matrix", "outputs"}
+SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".matrix", "outputs", "_build"}
 
 
 def repo_files(root: Path) -> list[Path]:

@@ -226,22 +226,28 @@ def test_slide_counting() -> None:
 # --- CI -------------------------------------------------------------------------------------
 
 WORKFLOW = Path(".github/workflows/ci.yml")
+# The lesson website's workflow: builds, tests and deploys docs/ (GitHub Pages).
+PAGES_WORKFLOW = Path(".github/workflows/pages.yml")
+# Projects tested by the Pages workflow instead of the per-project matrices (they need Chromium,
+# Marp and every topic's environment at once).
+PAGES_PROJECTS = {"docs"}
 
 
-def test_workflow_is_valid(repo: Path) -> None:
+@pytest.mark.parametrize("workflow", [WORKFLOW, PAGES_WORKFLOW], ids=lambda p: p.name)
+def test_workflow_is_valid(repo: Path, workflow: Path) -> None:
     """Validated offline against the GitHub-workflow JSON schema that check-jsonschema ships."""
     run = subprocess.run(
-        ["check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(repo / WORKFLOW)],
+        ["check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(repo / workflow)],
         capture_output=True,
         text=True,
     )
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-def load_workflow(repo: Path) -> dict:
+def load_workflow(repo: Path, workflow: Path = WORKFLOW) -> dict:
     from ruamel.yaml import YAML  # installed with check-jsonschema
 
-    return YAML(typ="safe").load((repo / WORKFLOW).read_text())
+    return YAML(typ="safe").load((repo / workflow).read_text())
 
 
 TOPIC_JOBS = ["topic", "topic-other-cpu", "topic-macos"]
@@ -251,7 +257,8 @@ def test_workflow_matrix_lists_every_project(repo: Path) -> None:
     """A project missing from a CI matrix would never be tested there."""
     jobs = load_workflow(repo)["jobs"]
     for name in TOPIC_JOBS:
-        assert sorted(jobs[name]["strategy"]["matrix"]["topic"]) == discover_projects(repo), name
+        matrix = sorted(jobs[name]["strategy"]["matrix"]["topic"])
+        assert matrix == [p for p in discover_projects(repo) if p not in PAGES_PROJECTS], name
 
 
 def job_steps(job: dict) -> tuple[list[dict], str]:
@@ -263,7 +270,11 @@ def job_steps(job: dict) -> tuple[list[dict], str]:
 def test_workflow_keeps_uv_cache_keyed_on_the_locks(repo: Path) -> None:
     """Every job that runs uv restores uv's cache keyed on uv.lock files, unpruned (pruning drops
     downloaded wheels such as torch), and a project job keys it on that project's lock."""
-    for name, job in load_workflow(repo)["jobs"].items():
+    jobs = {**load_workflow(repo)["jobs"]}
+    if (repo / PAGES_WORKFLOW).is_file():
+        pages = load_workflow(repo, PAGES_WORKFLOW)["jobs"]
+        jobs.update({f"pages/{k}": v for k, v in pages.items()})
+    for name, job in jobs.items():
         uses, runs = job_steps(job)
         if "uv " not in runs and "uvx " not in runs:
             continue
@@ -288,7 +299,7 @@ def test_system_packages_are_installed_per_job(repo: Path) -> None:
     """Each job installs only what its tests need: Slurm and munge for scaling_multi_gpu alone,
     Chromium for the slides job alone; no job installs the whole list."""
     needs = apt_packages(repo)
-    assert set(needs.values()) <= {"slides", *discover_projects(repo)}, needs
+    assert set(needs.values()) <= {"slides", *PAGES_PROJECTS, *discover_projects(repo)}, needs
     for package in [p for p in needs if "slurm" in p or p == "munge"]:
         assert needs[package] == "scaling_multi_gpu", package
     assert needs["chromium"] == "slides"
@@ -327,3 +338,25 @@ def test_ci_runs_the_readme_test_command(repo: Path) -> None:
     assert test_command == "uv run pytest"
     ci = (repo / ".ci" / "run").read_text().splitlines()
     assert test_command in [line.strip() for line in ci], f".ci/run never runs `{test_command}`"
+
+
+def test_pages_workflow_tests_builds_and_deploys_the_site(repo: Path) -> None:
+    """Pages: every push to main (and each pull request) runs the docs project's tests with
+    Chromium, Marp and libatomic1 installed, builds the site and uploads it; only a push to main
+    deploys it."""
+    workflow = load_workflow(repo, PAGES_WORKFLOW)
+    triggers = workflow.get("on") or workflow.get(True)
+    assert triggers["push"]["branches"] == ["main"]
+    build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
+    uses, runs = job_steps(build)
+    assert ".ci/setup docs slides" in runs
+    for project in PAGES_PROJECTS:
+        assert f"tests/test_topics.py --topics={project}" in runs
+    assert "site-build" in runs
+    upload = [s for s in uses if s["uses"].startswith("actions/upload-pages-artifact@")]
+    assert upload and upload[0]["with"]["path"] == "docs/_build/html"
+    assert deploy["needs"] == "build" and "refs/heads/main" in deploy["if"]
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert any(s.get("uses", "").startswith("actions/deploy-pages@") for s in deploy["steps"])
+    needs = apt_packages(repo)
+    assert needs.get("libatomic1") == "docs", "Playwright's driver needs libatomic1 (docs)"
