@@ -77,6 +77,9 @@ def test_bad_input_gives_one_error_line_and_leaves_nothing(
     [
         ("of-holdout", ["--n", "100000000", "--d", "100000000"], "feature values per set"),
         ("of-holdout", ["--sigma", "-1"], "--sigma must be between 0 and 1"),
+        ("of-holdout", ["--threshold", "2"], "--threshold must be between 0 and 1, got 2.0"),
+        ("of-holdout", ["--variant", "nope"], "argument --variant: invalid choice: 'nope'"),
+        ("of-leakage", ["--parts", "z_nonsense"], "unknown part z_nonsense"),
         ("of-ladder", ["--n", "100000000"], "--n must be at most"),
         ("of-ladder", ["--step", "0"], "--step must be between"),
         ("of-seeds", ["--seed", "-1"], "--seed must be >= 0, got -1"),

@@ -84,16 +84,6 @@ def test_cli_writes_table_figure_and_receipt(tmp_path, run_module):
     assert "| a_esl_selection | wrong way |" in done.stdout
 
 
-def test_bad_part_is_one_line_error_and_no_output(tmp_path, run_module):
-    out = tmp_path / "never"
-    done = run_module("leakage", "--parts", "z_nonsense", "--out", str(out))
-    assert done.returncode == 2
-    assert done.stderr.strip().count("\n") == 0 and done.stderr.startswith(
-        "error: unknown part z_nonsense"
-    )
-    assert not out.exists()
-
-
 def test_same_seed_same_receipt_hash_different_seed_differs(tmp_path):
     def receipt_hash(seed: int, name: str) -> str:
         out = tmp_path / name
