@@ -110,7 +110,7 @@ def fresh_warnings() -> None:
 
 def call(name: str, entry: str, argv: list[str], cwd: Path) -> dict[str, Any]:
     """Run one command in this process as its console script would; exit code and output."""
-    old_argv, old_cwd = sys.argv, os.getcwd()
+    old_argv, old_cwd, old_streams = sys.argv, os.getcwd(), (sys.stdout, sys.stderr)
     sys.argv = [name, *argv]
     os.chdir(cwd)
     fresh_warnings()
@@ -134,6 +134,9 @@ def call(name: str, entry: str, argv: list[str], cwd: Path) -> dict[str, Any]:
             signal.alarm(0)
             sys.argv = old_argv
             os.chdir(old_cwd)
+            # A command may rebind sys.stdout/stderr (to a wrapper of its own): the next probe
+            # must write to the descriptors the capture watches.
+            sys.stdout, sys.stderr = old_streams
     return {"code": code, **box}
 
 
