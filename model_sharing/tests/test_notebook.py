@@ -51,3 +51,5 @@ def test_reuse_notebook_executes(tmp_path):
     out = printed(nb)
     assert "refused:" in out and "do not use these bytes" in out
     assert "<- not what the paper used" in out
+    assert "MistralForCausalLM 7,241,732,096 parameters" in out  # the number its text quotes
+    assert "licence problems: none" in out

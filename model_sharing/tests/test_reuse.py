@@ -1,11 +1,23 @@
 """Reusing a published model: the critical reading finds real gaps, the sha256 check can refuse,
-and a pinned load returns that commit's weights even after `main` moved."""
+a pinned load returns that commit's weights even after `main` moved; and sharing more than
+weights: a large model's structure from its config alone, a dataset card, both cards' licences."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 import torch
 from conftest import needs_symlinks
+from huggingface_hub import DatasetCard, ModelCard
+from model_sharing.beyond_weights import (
+    MISTRAL,
+    digits_dataset_card,
+    licence_problems,
+    parameter_count,
+    structure_from_config,
+)
 from model_sharing.plumbing import ShareError
 from model_sharing.receipt import sha256_file, weights_sha256
 from model_sharing.reuse import (
@@ -22,6 +34,7 @@ from safetensors.torch import load_file
 from transformers import AutoModel
 
 REPO = "stand-in/distilbert-base-uncased-tiny"
+TOPIC = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +104,41 @@ def test_pinned_load_keeps_the_papers_weights_after_main_moved(hub):
     with pytest.raises(ShareError, match="needs revision=<40-hex commit sha>"):
         load_pinned(REPO, revision="main", cache_dir=hub["cache"])
     assert isinstance(pinned, torch.nn.Module) and type(pinned).__name__ == "DistilBertModel"
+
+
+def test_a_large_models_structure_comes_from_its_config_alone():
+    """Mistral-7B's config.json builds the whole architecture on the meta device: its size by
+    transformers' count equals the size worked out by hand from the config's numbers."""
+    config = json.loads((MISTRAL / "config.json").read_text())
+    model = structure_from_config(MISTRAL)
+    assert type(model).__name__ == config["architectures"][0]
+    assert {p.device.type for p in model.parameters()} == {"meta"}  # no memory behind them
+    d, ff, layers = (
+        config["hidden_size"],
+        config["intermediate_size"],
+        config["num_hidden_layers"],
+    )
+    kv = d // config["num_attention_heads"] * config["num_key_value_heads"]
+    attention = 2 * d * d + 2 * d * kv  # q and o: d x d; k and v: d x kv (grouped queries)
+    per_layer = attention + 3 * d * ff + 2 * d  # SwiGLU's three matrices, two RMSNorms
+    by_hand = layers * per_layer + 2 * config["vocab_size"] * d + d  # untied in/out embeddings
+    assert parameter_count(model) == by_hand == 7_241_732_096
+    notebook = (TOPIC / "notebooks" / "02-reusing-a-model.ipynb").read_text()
+    assert "7,241,732,096" in notebook  # the number the lesson quotes
+
+
+def test_dataset_card_from_the_template_and_both_licences_checked(tmp_path):
+    card = digits_dataset_card(1347, 450, split_seed=0)
+    card.save(tmp_path / "README.md")
+    loaded = DatasetCard.load(tmp_path / "README.md")
+    assert loaded.data.license == "cc-by-4.0"
+    assert "# Dataset Card for scikit-learn digits" in loaded.text
+    assert "1347 training and 450 test images" in loaded.text
+    model_card = ModelCard.load(DISTILBERT / "README.md")
+    assert licence_problems(model_card, loaded) == []
+    loaded.data.license = None  # a planted removal in each card is caught
+    model_card.data.license = "other"
+    assert licence_problems(model_card, loaded) == [
+        "the model card says license: other without a license_name",
+        "the dataset card states no license",
+    ]
