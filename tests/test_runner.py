@@ -26,6 +26,7 @@ from checks import (
     check_receipts_identical,
     check_receipts_verified,
     check_skeleton,
+    receipt_fields,
 )
 from runner import (
     TopicResult,
@@ -562,9 +563,9 @@ def test_a_receipt_kind_without_a_verify_test_is_named(tmp_path: Path) -> None:
 
 def test_undocumented_receipt_field_is_named(tmp_path: Path) -> None:
     fake_topics(tmp_path, ["alpha"])
-    doc = (TESTS_DIR.parent / "CONTRIBUTING.md").read_text()
+    doc = "".join(f"| `{name}` | ... |\n" for name in receipt_fields(tmp_path))  # every field
     (tmp_path / "CONTRIBUTING.md").write_text(doc)
-    assert check_receipt_fields_documented(tmp_path) == []
+    assert "`MKL_CBWR`" in doc and check_receipt_fields_documented(tmp_path) == []
     (tmp_path / "CONTRIBUTING.md").write_text(doc.replace("`MKL_CBWR`", "MKL's mode"))
     assert check_receipt_fields_documented(tmp_path) == [
         "CONTRIBUTING.md does not document the receipt field `MKL_CBWR`"

@@ -50,7 +50,9 @@ def test_lightning_fsdp_refuses_a_cpu(monkeypatch):
 
 @pytest.mark.verifies("scaling-lightning")
 def test_verify_relaunches_the_lightning_receipt_and_says_match(lightning_run, tmp_path_factory):
-    (receipt,) = tmp_path_factory.getbasetemp().glob("lightning*/run.json")  # the fixture's run
+    found = tmp_path_factory.getbasetemp().glob("lightning*/run.json")  # the fixture's run
+    sha = lightning_run["weights_sha256"]
+    receipt = next(p for p in found if json.loads(p.read_text())["weights_sha256"] == sha)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
     done = subprocess.run(
         [sys.executable, "-m", "scaling_multi_gpu.receipt", "verify", str(receipt)],
