@@ -131,8 +131,8 @@ class StopReport(L.Callback):
         self.stepped = True
 
     def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
-        if not self.stepped or not self.report:
-            return  # nothing trained yet: the edge reports it (bad input) or Python does
+        if not self.stepped or not self.report or isinstance(exception, BAD_INPUT):
+            return  # nothing trained yet, or a refused setting: the edge reports it
         why = "interrupted (Ctrl-C)" if isinstance(exception, KeyboardInterrupt) else "crashed"
         last = trainer.checkpoint_callback.last_model_path if trainer.checkpoint_callback else ""
         kept = f"checkpoints kept: resume with --ckpt_path {last}" if last else "no checkpoint yet"
