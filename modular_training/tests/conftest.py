@@ -149,7 +149,7 @@ def jobs(tmp_path_factory) -> Jobs:
     bg.start("headline_b", module(HEADLINE, f"--out={root / 'b'}"))
     bg.start("headline_w", module(HEADLINE, f"--out={root / 'w'}", "--data.num_workers=2"))
     bg.start("monolithic", module("step1_monolithic", f"--out={root / 'monolithic'}"))
-    # The example, typed as a new user would (space, not "="), through the real exit path.
+    # The README's example, typed as a new user would (space, not "="), through the real exit path.
     bg.start(
         "max_epochs_negative",
         module(HEADLINE, "--trainer.max_epochs", "-3", f"--out={root / 'bad'}"),

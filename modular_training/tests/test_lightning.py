@@ -5,10 +5,18 @@ import json
 import sys
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 import yaml
-from modular_training.step3_cli import build_cli, lightning_cli, main, read_history, train
+from modular_training.step3_cli import (
+    build_cli,
+    lightning_cli,
+    main,
+    plain_cli,
+    read_history,
+    train,
+)
 from modular_training.step3_lightning import DigitsDataModule
 
 TOPIC = Path(__file__).resolve().parents[1]
@@ -65,12 +73,6 @@ def test_training_curve_comes_from_the_csv_logger(jobs):
     assert receipt["metrics"]["best_val_accuracy"] == max(r["val_acc"] for r in history)
 
 
-def test_different_seeds_give_different_weights(tmp_path):
-    s0 = train([f"--out={tmp_path / 's0'}", "--seed_everything=0", *FAST], verbose=False)
-    s1 = train([f"--out={tmp_path / 's1'}", "--seed_everything=1", *FAST], verbose=False)
-    assert s0["weights_sha256"] != s1["weights_sha256"]
-
-
 def test_saved_config_reproduces_the_run(tmp_path):
     first = train(
         [f"--out={tmp_path / 'first'}", "--model.hidden=64", "--data.batch_size=64", *FAST],
@@ -86,6 +88,15 @@ def resolved(args: list[str]) -> dict:
     config = build_cli(args).config.as_dict()
     config.pop("config", None)
     return config
+
+
+def test_the_plain_lightning_cli_form_trains_the_same_classes(tmp_path, monkeypatch):
+    """`plain_cli` is LightningCLI with nothing of ours: one optimiser step and one validation
+    batch (`fast_dev_run`), with the model's own `configure_optimizers` (Adam)."""
+    monkeypatch.chdir(tmp_path)
+    cli = plain_cli(["fit", "--trainer.fast_dev_run=1", "--trainer.accelerator=cpu"])
+    assert cli.trainer.global_step == 1
+    assert type(cli.trainer.optimizers[0]).__name__ == "Adam"
 
 
 def test_configs_digits_yaml_is_the_default_run():
@@ -213,13 +224,30 @@ def test_bad_input_from_the_real_command_line(jobs):
     assert not (jobs.root / "bad").exists()
 
 
-def test_resolved_config_and_receipt_are_consistent(tmp_path):
-    s = train([f"--out={tmp_path}", "--seed_everything=3", *FAST], verbose=False)
+class FinalWeights(L.Callback):
+    """Keeps a copy of the weights as training ends, before the best checkpoint is reloaded."""
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+
+
+def test_receipt_hashes_the_tested_checkpoint_not_the_last_epoch(tmp_path):
+    """run.json's weights_sha256 and model.safetensors are the weights `trainer.test` used: the
+    checkpoint validation chose. Choosing the *highest* val_loss makes that epoch 0, not the
+    last, so hashing the final in-memory weights instead would fail here."""
+    from modular_training.receipt import weights_sha256
+    from safetensors.torch import load_file
+
+    final = FinalWeights()
+    args = [f"--out={tmp_path}", "--seed_everything=3", "--checkpoint.monitor=val_loss", *FAST]
+    train([*args, "--checkpoint.mode=max"], callbacks=[final], verbose=False)
+    best = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)
+    assert best["epoch"] == 0  # not the last of the 2 epochs: the test can tell them apart
     receipt = json.loads((tmp_path / "run.json").read_text())
+    saved = load_file(tmp_path / receipt["weights_file"])  # read back with safetensors' own reader
+    assert receipt["weights_sha256"] == weights_sha256(best["state_dict"]) == weights_sha256(saved)
+    assert receipt["weights_sha256"] != weights_sha256(final.state)
     assert receipt["seed"] == 3 and receipt["config"]["seed_everything"] == 3
-    assert receipt["config"] == yaml.safe_load((tmp_path / "config.yaml").read_text())
-    assert receipt["weights_sha256"] == s["weights_sha256"]
-    assert torch.load(s["last_checkpoint"], weights_only=True)["epoch"] == 1
 
 
 def test_rerun_in_the_same_folder_replaces_the_previous_checkpoints(tmp_path):

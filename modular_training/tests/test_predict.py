@@ -27,5 +27,5 @@ def test_predict_from_the_checkpoint_matches_the_training_run(jobs, tmp_path, ca
 def test_predict_refuses_a_missing_checkpoint_in_one_line(tmp_path, capsys):
     assert main([f"--ckpt_path={tmp_path / 'nope.ckpt'}", f"--out={tmp_path / 'out'}"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"error: checkpoint not found: {tmp_path / 'nope.ckpt'}"]
+    assert err == [f"error: --ckpt_path {tmp_path / 'nope.ckpt'}: checkpoint not found"]
     assert not (tmp_path / "out").exists()

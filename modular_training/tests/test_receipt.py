@@ -130,13 +130,6 @@ def test_every_drift_receipt_has_the_documented_fields(drift):
         assert validate_receipt(load_receipt(Path(r["receipt"]))) == [], r["receipt"]
 
 
-@pytest.mark.verifies("mt-train")
-def test_verify_reproduces_a_fresh_headline_receipt(drift):
-    done = run([*RECEIPT, "verify", drift["rows"][0]["receipt"]])
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "MATCH" in done.stdout
-
-
 def test_verify_applies_the_recorded_kernel_setting(drift):
     """Verifying the MKL row re-runs with MKL_CBWR=COMPATIBLE and so matches that row, not the first."""
     row = next(r for r in drift["rows"] if r["machine"] == "MKL compatible")
@@ -145,16 +138,21 @@ def test_verify_applies_the_recorded_kernel_setting(drift):
     assert "MKL_CBWR=COMPATIBLE" in done.stdout and "MATCH" in done.stdout
 
 
-def test_verify_catches_an_edited_hash(drift, tmp_path):
-    src = Path(drift["rows"][0]["receipt"]).parent
+@pytest.mark.verifies("mt-train")
+def test_verify_reruns_a_fresh_headline_receipt_and_catches_an_edited_hash(drift, tmp_path):
+    """One re-run serves both claims: verify of an edited copy says it does not match, and the
+    run it made (kept with --out) is IDENTICAL to the original receipt: the run reproduces."""
+    original = Path(drift["rows"][0]["receipt"])
     copy = tmp_path / "edited"
-    shutil.copytree(src, copy)
+    shutil.copytree(original.parent, copy)
     receipt = json.loads((copy / "run.json").read_text())
     receipt["weights_sha256"] = "0" * 64
     (copy / "run.json").write_text(json.dumps(receipt))
-    done = run([*RECEIPT, "verify", str(copy / "run.json")])
+    done = run([*RECEIPT, "verify", str(copy / "run.json"), "--out", str(tmp_path / "rerun")])
     assert done.returncode == 1, done.stdout + done.stderr
     assert "MATCH" not in done.stdout
+    again = run([*RECEIPT, "compare", str(original), str(tmp_path / "rerun" / "run.json")])
+    assert again.returncode == 0 and again.stdout.startswith("IDENTICAL"), again.stdout
 
 
 def one_error_line(done: subprocess.CompletedProcess) -> str:

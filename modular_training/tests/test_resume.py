@@ -79,7 +79,7 @@ def test_lightning_21938_canary(tmp_path):
     """Canary for the workaround (fix 4). Since Lightning 2.5.3 the first resumed epoch's
     iterator is built before `set_epoch`, so without `resumed_epoch` that epoch replays epoch
     0's order - with 0 workers as with 2. When a Lightning release fixes #21938, this test says
-    so: then drop `epoch_workaround` / `resumed_epoch` from the code, and this test."""
+    so: then drop `resumed_epoch` / `epoch_workaround` from the code, and this test."""
     installed = Version(lightning.__version__)
     result = matches(compare(tmp_path, NO_21938_WORKAROUND, workers=0))
     if installed < BUG_SINCE:
@@ -89,7 +89,7 @@ def test_lightning_21938_canary(tmp_path):
         pytest.fail(
             f"Lightning {installed}: resuming without the #21938 workaround now matches "
             f"({result}). Upstream seems to have fixed Lightning issue #21938: remove the "
-            "workaround (DigitsDataModule's epoch_workaround, determinism.resumed_epoch) and "
+            "workaround (determinism.resumed_epoch in DigitsDataModule, resume.py's epoch_workaround) and "
             "this canary, and update the README's resume table.",
             pytrace=False,
         )

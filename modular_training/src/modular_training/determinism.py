@@ -10,8 +10,11 @@ Out of the box, a resumed run does NOT end with the same weights as an uninterru
    `StatefulDataLoader`, whose state Lightning saves and restores.
 4. Lightning >= 2.5.3 creates the first resumed epoch's iterator before calling `set_epoch`
    (Lightning issue #21938), so that epoch would replay epoch 0's order. -> `resumed_epoch`:
-   give the sampler the checkpoint's epoch when the dataloader is built. This has nothing to do
-   with worker processes: with `num_workers=0` the replayed order is just as wrong.
+   give the sampler the checkpoint's epoch when the dataloader is built. It matters with
+   `num_workers=0` too: torchdata's `StatefulDataLoader` wraps the sampler in a batch iterator
+   (`_BatchSamplerIterator`) whose constructor calls `iter(sampler)` at once, so the order is drawn
+   when Lightning's `_FitLoop.setup_data()` creates the iterator, before `set_epoch`; on a resumed
+   fit Lightning does not create it again. (Worker processes draw ahead in the same way.)
 Shuffling and dropout draw from separate streams (`SHUFFLE`, `DROPOUT`), so the seed of epoch k's
 order is never the seed of step k's dropout masks.
 """

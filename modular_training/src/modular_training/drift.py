@@ -18,7 +18,6 @@ decide the bits: a machine with the same fingerprint gets the same hash. Run: `u
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -32,8 +31,8 @@ from tqdm import tqdm
 
 from modular_training.data import load_splits
 from modular_training.plots import save_figure
-from modular_training.plumbing import write_text_atomic
-from modular_training.receipt import TOPIC_ROOT, write_json_atomic
+from modular_training.plumbing import BadInput, OneLineParser, check_out
+from modular_training.receipt import TOPIC_ROOT, atomic_write, write_json_atomic
 from modular_training.receipt_tools import (
     DEFAULT_ATOL,
     compare_receipts,
@@ -204,20 +203,19 @@ def plot(table: list[dict], path: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mt-drift", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="mt-drift", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("outputs/drift"))
     parser.add_argument("--cuda", action="store_true", help="add a row trained on the GPU")
     parser.add_argument("--figures", action="store_true", help="also copy drift.png to figures/")
     args = parser.parse_args(argv)
     if args.cuda and not torch.cuda.is_available():
-        print("error: --cuda needs a CUDA GPU that torch can use; none is visible", file=sys.stderr)
-        return 2
+        parser.error("--cuda needs a CUDA GPU that torch can use; none is visible")
     started = time.time()
     try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        print(f"error: cannot create --out {args.out}: {exc.strerror}", file=sys.stderr)
-        return 2
+        check_out(args.out)
+    except BadInput as exc:
+        parser.error(str(exc))
+    args.out.mkdir(parents=True, exist_ok=True)
     out = args.out.resolve()
     native = native_capability()
     rows = machines(cuda=args.cuda, native=native)
@@ -235,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(table, images, native, cpu_model)
     summary = {"rows": table, "test_images": images, "native_capability": native}
     write_json_atomic(out / "drift.json", {**summary, "cpu_model": cpu_model, "seconds": seconds})
-    write_text_atomic(out / "drift.md", text)
+    atomic_write(out / "drift.md", text)
     plot(table, out / "drift.png")
     if args.figures:  # the slide's copy
         shutil.copyfile(out / "drift.png", TOPIC_ROOT / "figures" / "drift.png")

@@ -5,7 +5,6 @@ Run:  uv run mt-figures          (about a minute; rewrites figures/ in the topic
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import tempfile
@@ -18,8 +17,8 @@ import matplotlib.pyplot as plt
 
 from modular_training.data import load_splits
 from modular_training.plots import save_figure
-from modular_training.plumbing import quiet_known_warnings
-from modular_training.receipt import TOPIC_ROOT
+from modular_training.plumbing import BadInput, OneLineParser, check_out, quiet_known_warnings
+from modular_training.receipt import TOPIC_ROOT, atomic_write
 from modular_training.resume import ablation
 from modular_training.step2_modular import Config, evaluate, fit
 from modular_training.step3_cli import train
@@ -93,18 +92,21 @@ def seed_figure(correct: dict[int, int], n: int, path: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Regenerate the slide figures.")
+    parser = OneLineParser(prog="mt-figures", description="Regenerate the slide figures.")
     parser.add_argument("--out", type=Path, default=TOPIC_ROOT / "figures")
     args = parser.parse_args(argv)
+    try:  # before a minute of training, not after
+        check_out(args.out)
+    except BadInput as exc:
+        parser.error(str(exc))
     quiet_known_warnings()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         summary = train(
             [f"--out={root / 'headline'}", "--trainer.enable_progress_bar=false"], verbose=False
         )
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "training_curve.png").write_bytes(
-            (summary["out"] / "training_curve.png").read_bytes()
+        atomic_write(
+            args.out / "training_curve.png", (summary["out"] / "training_curve.png").read_bytes()
         )
         resume_figure(ablation(root, workers=[0, 2]), args.out / "resume.png")
     splits = load_splits()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,21 +10,15 @@ import matplotlib
 matplotlib.use("Agg")  # files only; works on a headless login node
 import matplotlib.pyplot as plt
 
+from modular_training.receipt import atomic_write
+
 
 def save_figure(fig: plt.Figure, path: Path, dpi: int = 100) -> Path:
-    """Save to a temporary file, then rename, so a crash never leaves half a PNG."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
+    """Save whole or not at all (a temporary file, then a rename): never half a PNG."""
     try:
-        fig.savefig(tmp, dpi=dpi)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a figure is for sharing
-        os.replace(tmp, path)
+        return atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
     finally:
-        Path(tmp).unlink(missing_ok=True)
         plt.close(fig)
-    return path
 
 
 def plot_training_curve(history: Sequence[dict[str, float]], path: Path, title: str = "") -> Path:

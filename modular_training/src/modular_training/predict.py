@@ -10,7 +10,6 @@ Run:  uv run mt-predict --ckpt_path outputs/lightning/checkpoints/best.ckpt --ou
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import sys
@@ -21,21 +20,24 @@ import lightning as L
 import torch
 
 from modular_training.plumbing import (
+    OneLineParser,
     check_checkpoint,
+    check_out,
     output_folder,
+    positive_int,
     quiet_known_warnings,
     run_at_edge,
-    write_text_atomic,
 )
-from modular_training.receipt import data_sha256, weights_sha256, write_run_json
+from modular_training.receipt import atomic_write, data_sha256, weights_sha256, write_run_json
 from modular_training.step3_lightning import DigitClassifier, DigitsDataModule
 
 
 def predict(ckpt_path: str, out: str | Path, threads: int = 1) -> dict:
     """Rebuild model and data from the checkpoint, predict the test split, write the outputs."""
     started = time.time()
+    check_out(out)  # an unwritable --out, and a missing or damaged checkpoint: before any work
+    check_checkpoint(ckpt_path)
     torch.set_num_threads(threads)
-    check_checkpoint(ckpt_path)  # missing or damaged: one line, before anything else
     model = DigitClassifier.load_from_checkpoint(ckpt_path, map_location="cpu")
     data = DigitsDataModule.load_from_checkpoint(ckpt_path)  # same dataset, same split seed
     trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
@@ -48,7 +50,7 @@ def predict(ckpt_path: str, out: str | Path, threads: int = 1) -> dict:
     writer.writerow(["test_index", "label", "predicted"])
     writer.writerows(zip(range(len(labels)), labels.tolist(), predicted.tolist(), strict=True))
     with output_folder(out) as folder:
-        write_text_atomic(folder / "predictions.csv", rows.getvalue())
+        atomic_write(folder / "predictions.csv", rows.getvalue())
         write_run_json(
             folder,
             seed=int(data.hparams.seed),
@@ -67,10 +69,12 @@ def predict(ckpt_path: str, out: str | Path, threads: int = 1) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Predict the test split from a checkpoint.")
+    parser = OneLineParser(
+        prog="mt-predict", description="Predict the test split from a checkpoint."
+    )
     parser.add_argument("--ckpt_path", required=True, help="a checkpoint written by mt-train")
     parser.add_argument("--out", default="outputs/predict", help="output folder")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=positive_int, default=1)
     args = parser.parse_args(argv)
     quiet_known_warnings()
 

@@ -12,19 +12,27 @@ Run:  uv run mt-resume                              (the full table, a few minut
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
+from torch.utils.data import DataLoader, TensorDataset
+from torchdata.stateful_dataloader import StatefulDataLoader
 from tqdm import tqdm
 
-from modular_training.determinism import InterruptAt, SimulatedCrash
-from modular_training.plumbing import quiet_known_warnings
+from modular_training.determinism import (
+    EpochSeededSampler,
+    InterruptAt,
+    SimulatedCrash,
+    resumed_epoch,
+)
+from modular_training.plumbing import BadInput, OneLineParser, check_out, quiet_known_warnings
 from modular_training.receipt import weights_sha256
 from modular_training.step3_cli import train as train_and_test
+from modular_training.step3_lightning import DigitClassifier, DigitsDataModule
 
 EPOCHS = 3
 STEPS_PER_EPOCH = 40  # 1,257 training images / batch 32, rounded up
@@ -51,6 +59,49 @@ class Setup:
             flag("data.stateful_loader", self.stateful_loader),
             flag("data.epoch_workaround", self.epoch_workaround),
         ]
+
+
+class AblationDataModule(DigitsDataModule):
+    """`DigitsDataModule` with fixes 1, 3 and 4 as switches (`--data.seeded_sampler=false`, ...)."""
+
+    def __init__(
+        self,
+        seeded_sampler: bool = True,
+        stateful_loader: bool = True,
+        epoch_workaround: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.save_hyperparameters()
+
+    def train_dataloader(self) -> DataLoader:
+        h = self.hparams
+        if h.seeded_sampler and h.stateful_loader and h.epoch_workaround:
+            return super().train_dataloader()  # all on: exactly the file a learner copies
+        dataset = TensorDataset(self.splits.x_train, self.splits.y_train)
+        loader_class = StatefulDataLoader if h.stateful_loader else DataLoader
+        if not h.seeded_sampler:  # the order comes from the global RNG, which no checkpoint stores
+            return loader_class(
+                dataset, batch_size=h.batch_size, shuffle=True, num_workers=h.num_workers
+            )
+        sampler = EpochSeededSampler(len(dataset), seed=h.seed)
+        if h.epoch_workaround:
+            sampler.set_epoch(resumed_epoch(self.trainer))
+        return loader_class(
+            dataset, batch_size=h.batch_size, sampler=sampler, num_workers=h.num_workers
+        )
+
+
+class AblationClassifier(DigitClassifier):
+    """`DigitClassifier` with fix 2 as a switch (`--model.reseed_every_step=false`)."""
+
+    def __init__(self, reseed_every_step: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.save_hyperparameters()
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if self.hparams.reseed_every_step:
+            super().on_train_batch_start(batch, batch_idx)
 
 
 NAIVE = Setup("naive (all off)", False, False, False, False)
@@ -81,7 +132,12 @@ def train(
         *setup.flags(),
         *extra,
     ]
-    train_and_test(args, callbacks=callbacks or [], verbose=False)
+    train_and_test(
+        args,
+        callbacks=callbacks or [],
+        verbose=False,
+        classes=(AblationClassifier, AblationDataModule),
+    )
 
 
 def slug(setup: Setup) -> str:
@@ -149,16 +205,23 @@ def print_table(table: dict[tuple[str, int], dict[str, str]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Resume vs uninterrupted, with each of the four fixes switched off in turn."
+    parser = OneLineParser(
+        prog="mt-resume",
+        description="Resume vs uninterrupted, with each of the four fixes switched off in turn.",
     )
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
     parser.add_argument("--out", type=Path, default=None, help="keep the runs here (default: temp)")
     parser.add_argument("--figure", type=Path, default=None, help="also draw the table as a PNG")
     args = parser.parse_args(argv)
     if any(w < 0 for w in args.workers):
-        print(f"error: --workers must be >= 0, got {args.workers}", file=sys.stderr)
-        return 2
+        parser.error(f"--workers must be >= 0, got {args.workers}")
+    try:  # both outputs checked before minutes of training
+        if args.out is not None:
+            check_out(args.out)
+        if args.figure is not None:
+            check_out(args.figure, "--figure", folder=False)
+    except BadInput as exc:
+        parser.error(str(exc))
     quiet_known_warnings()
     with tempfile.TemporaryDirectory() as tmp:
         table = ablation(args.out or Path(tmp), args.workers)

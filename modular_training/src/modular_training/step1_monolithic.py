@@ -10,7 +10,6 @@ Run:  uv run mt-monolithic            (writes outputs/monolithic/)
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from modular_training.plumbing import BadInput, OneLineParser, check_out, positive_int
 from modular_training.receipt import data_sha256, weights_sha256, write_run_json
 
 
@@ -33,14 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     # The one concession to testing: a seed, an epoch count and an output folder from the
     # command line. PROBLEM: every other choice below is a constant buried in the code.
-    parser = argparse.ArgumentParser(description="Step 1: one long training script.")
+    # (OneLineParser and check_out are this repository's habits: a bad flag or an unwritable
+    # --out is one `error:` line, found before training rather than after it.)
+    parser = OneLineParser(prog="mt-monolithic", description="Step 1: one long training script.")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=positive_int, default=20)
     parser.add_argument("--out", type=Path, default=Path("outputs/monolithic"))
     args = parser.parse_args(argv)
-    if args.epochs < 1:
-        print(f"error: --epochs must be at least 1, got {args.epochs}", file=sys.stderr)
-        return 2
+    try:
+        check_out(args.out)
+    except BadInput as exc:
+        parser.error(str(exc))
 
     # --- seeding: the global RNG drives weight init and dropout -------------------------------
     torch.manual_seed(args.seed)

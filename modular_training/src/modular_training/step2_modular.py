@@ -9,7 +9,6 @@ Run:  uv run mt-modular --seed 0 --epochs 20 --out outputs/modular
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -23,7 +22,8 @@ from torch.utils.data import DataLoader, Dataset
 from modular_training.data import DATASETS, Splits, load_splits
 from modular_training.model import make_mlp
 from modular_training.plots import plot_training_curve
-from modular_training.receipt import data_sha256, weights_sha256, write_run_json
+from modular_training.plumbing import BadInput, OneLineParser, check_out, finite_float, run_at_edge
+from modular_training.receipt import atomic_write, data_sha256, weights_sha256, write_run_json
 
 
 @dataclass
@@ -46,7 +46,7 @@ class Config:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
-        if self.lr <= 0:
+        if not self.lr > 0:  # written so that NaN is refused too (NaN <= 0 is False)
             raise ValueError(f"lr must be positive, got {self.lr}")
         if self.threads < 1:
             raise ValueError(f"threads must be at least 1, got {self.threads}")
@@ -138,7 +138,7 @@ def save_outputs(
     """Weights (safetensors), training curve (PNG) and the run receipt (run.json)."""
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(out / "model.safetensors"))
+    atomic_write(out / "model.safetensors", lambda tmp: save_file(state, str(tmp)))
     plot_training_curve(history, out / "training_curve.png", title="step 2: modular PyTorch")
     _, test_acc = evaluate(model, splits.x_test, splits.y_test)  # the test set, once, at the end
     metrics = {"test_accuracy": test_acc, "val_accuracy": history[-1]["val_acc"]}
@@ -156,13 +156,14 @@ def save_outputs(
 
 def parse_args(argv: list[str] | None) -> tuple[Config, Path]:
     defaults = Config()
-    parser = argparse.ArgumentParser(description="Step 2: modular plain-PyTorch training.")
+    parser = OneLineParser(prog="mt-modular", description="Step 2: modular plain-PyTorch training.")
     for name, value in asdict(defaults).items():
         flag = "--" + name.replace("_", "-")
         if name == "dataset":
             parser.add_argument(flag, choices=DATASETS, default=value)
-        else:
-            parser.add_argument(flag, type=type(value), default=value)
+        else:  # floats refuse nan and inf at the command line
+            kind = finite_float if isinstance(value, float) else type(value)
+            parser.add_argument(flag, type=kind, default=value)
     parser.add_argument("--out", type=Path, default=Path("outputs/modular"))
     args = vars(parser.parse_args(argv))
     out = args.pop("out")
@@ -172,17 +173,22 @@ def parse_args(argv: list[str] | None) -> tuple[Config, Path]:
 def main(argv: list[str] | None = None) -> int:
     started = time.time()
     config, out = parse_args(argv)
-    try:
-        config.check()
+
+    def command() -> None:
+        try:  # every check before the first epoch: bad input costs no training
+            config.check()
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+        check_out(out)
         splits = load_splits(config.dataset, config.split_seed)
-    except (ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    model, history = fit(config, splits)
-    result = save_outputs(out, config, model, splits, history, started)
-    print(f"test_accuracy {result['test_accuracy']:.4f}  weights_sha256 {result['weights_sha256']}")
-    print(f"wrote {out}/run.json, model.safetensors, training_curve.png")
-    return 0
+        model, history = fit(config, splits)
+        result = save_outputs(out, config, model, splits, history, started)
+        print(
+            f"test_accuracy {result['test_accuracy']:.4f}  weights_sha256 {result['weights_sha256']}"
+        )
+        print(f"wrote {out}/run.json, model.safetensors, training_curve.png")
+
+    return run_at_edge(command)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,15 @@ Two entry points:
   uv run mt-train [flags]            the headline: fit, then test the best-on-validation checkpoint,
                                      then write model.safetensors + run.json (~20 s, test accuracy 0.97)
   uv run mt-lightning fit|validate|test|predict [flags]   LightningCLI's standard subcommands
+
+Read `plain_cli` first: LightningCLI as its documentation shows it, the whole program in one call.
+Everything after it (`DigitsCLI`, `train`) is this repository's conventions on top: `--out`,
+`--threads`, one integer seed, the run receipt, bad input as one line.
+
+Seeds: LightningCLI calls its seed flag `--seed_everything` (it calls `L.seed_everything`); the
+plain-PyTorch steps 1 and 2 call theirs `--seed`. Same idea, and `run.json` records it as `seed`.
+Inputs: `--ckpt_path` names a checkpoint to resume from (mt-train) or to evaluate (mt-lightning
+test/validate/predict, mt-predict), as in Lightning's own `trainer.fit(..., ckpt_path=...)`.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from __future__ import annotations
 import csv
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +36,33 @@ from jsonargparse.typing import PositiveInt
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, Logger
+from safetensors.torch import save_file
 
 from modular_training.plots import plot_training_curve
 from modular_training.plumbing import (
+    StopReport,
+    bad_input_until_first_step,
     check_checkpoint,
-    configuring,
+    check_out,
     output_folder,
     quiet_known_warnings,
     run_at_edge,
-    save_weights_atomic,
 )
-from modular_training.receipt import data_sha256, weights_sha256, write_run_json
+from modular_training.receipt import atomic_write, data_sha256, weights_sha256, write_run_json
 from modular_training.step3_lightning import DigitClassifier, DigitsDataModule
 
 WEIGHTS_FILE = "model.safetensors"
+
+
+def plain_cli(args: list[str] | None = None) -> LightningCLI:
+    """The standard form: every constructor argument of the two classes becomes a flag and a config
+    key, and `fit` / `validate` / `test` / `predict` become subcommands. Try it in a notebook:
+    `plain_cli(["fit", "--trainer.max_epochs=2"])`, or `plain_cli(["--help"])`."""
+    return LightningCLI(DigitClassifier, DigitsDataModule, args=args)
+
+
+# ---- This repository's conventions on top of LightningCLI (not Lightning's own) -------------
+LIGHTNING_CKPT_WORDS = ("best", "last", "hpc", "registry")  # ckpt_path values that are not files
 
 
 class DigitsCLI(LightningCLI):
@@ -87,7 +110,20 @@ class DigitsCLI(LightningCLI):
         parser.link_arguments("data.in_features", "model.in_features", apply_on="instantiate")
 
     def before_instantiate_classes(self) -> None:
-        torch.set_num_threads(self._get(self.config, "threads"))
+        # Checked before anything is built or written. (jsonargparse already refuses nan and inf
+        # for float settings, and unknown keys; these are the checks it cannot make.)
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        check_out(config.out)
+        torch.set_num_threads(config.threads)
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        super().parse_arguments(parser, args)
+        # LightningCLI reads a subcommand's --ckpt_path right after parsing: check it first, so
+        # `mt-lightning test --ckpt_path x.ckpt` names the file and the option.
+        subcommand = self.config.get("subcommand")
+        ckpt = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt is not None and ckpt not in LIGHTNING_CKPT_WORDS:
+            check_checkpoint(ckpt)
 
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
         # The per-epoch metrics go to <out>/metrics.csv (the training curve is drawn from it).
@@ -114,12 +150,16 @@ CLI_SETTINGS: dict[str, Any] = {
 }
 
 
-def build_cli(args: list[str] | None, callbacks: list[L.Callback] = ()) -> DigitsCLI:
-    """Parse config files and flags, then build data, model, optimiser and trainer (nothing runs yet)."""
-    with configuring():
+def build_cli(
+    args: list[str] | None,
+    callbacks: list[L.Callback] = (),
+    classes: tuple[type, type] = (DigitClassifier, DigitsDataModule),
+) -> DigitsCLI:
+    """Parse config files and flags, then build data, model, optimiser and trainer (nothing runs yet).
+    `classes`: the model and data module (`resume.py` passes subclasses with ablation switches)."""
+    with bad_input_until_first_step():
         return DigitsCLI(
-            DigitClassifier,
-            DigitsDataModule,
+            *classes,
             run=False,
             args=args,
             trainer_defaults={**TRAINER_DEFAULTS, "callbacks": list(callbacks)},
@@ -143,26 +183,30 @@ def train(
     args: list[str] | None = None,
     *,
     callbacks: list[L.Callback] = (),
-    logger: Logger | None = None,
+    make_logger: Callable[[], Logger] | None = None,
     command: list[str] | None = None,
     verbose: bool = True,
+    classes: tuple[type, type] = (DigitClassifier, DigitsDataModule),
 ) -> dict[str, Any]:
     """mt-train: fit, test the best-on-validation checkpoint, write the outputs; return a summary."""
     started = time.time()
-    cli = build_cli(args, list(callbacks))
+    stop = StopReport(report=verbose)  # knows if training has begun; says where checkpoints are
+    cli = build_cli(args, [*callbacks, stop], classes)
     config, trainer, model, data = cli.config, cli.trainer, cli.model, cli.datamodule
     if config.ckpt_path:
         check_checkpoint(config.ckpt_path, model)
-    if logger is not None:  # step 4 adds MLflow beside the CSV file
-        trainer.loggers = [*trainer.loggers, logger]
+    if make_logger is not None:  # step 4 adds MLflow beside the CSV file, once the config is good
+        trainer.loggers = [*trainer.loggers, make_logger()]
     data.setup("fit")  # load and split now: a data problem stops us before any output exists
-    # Some settings are only refused once training starts (a monitored metric nobody logs, a
-    # validation interval longer than an epoch): still bad input, and then nothing is left.
-    with output_folder(config.out) as out, configuring():
+    # Some settings are only refused once fit starts (a validation interval longer than an epoch,
+    # a monitored metric nobody logs): still bad input, and nothing is left. After the first
+    # optimiser step an error is a crash: the folder and its checkpoints stay, to resume from.
+    with output_folder(config.out) as out, bad_input_until_first_step(stop):
         trainer.fit(model, datamodule=data, ckpt_path=config.ckpt_path)
         # Test once, with the checkpoint validation chose: the test split plays no part in choosing.
         trainer.test(model, datamodule=data, ckpt_path="best", verbose=False)
-    weights = save_weights_atomic(model.state_dict(), out / WEIGHTS_FILE)  # the tested weights
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    weights = atomic_write(out / WEIGHTS_FILE, lambda tmp: save_file(state, str(tmp)))
     history = read_history(out / "metrics.csv")
     plot_training_curve(history, out / "training_curve.png", title="step 3: Lightning")
     metrics = {
@@ -212,13 +256,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def lightning_cli(argv: list[str] | None = None) -> DigitsCLI:
-    """LightningCLI as its documentation shows it: parse, build, run the chosen subcommand."""
-    with configuring():  # a bad value refused by a constructor is bad input here too
+    """`plain_cli` plus our conventions: parse, build, run the chosen subcommand."""
+    stop = StopReport()
+    with bad_input_until_first_step(stop):  # a value refused by a constructor is bad input here too
         return DigitsCLI(
             DigitClassifier,
             DigitsDataModule,
             args=argv,
-            trainer_defaults=TRAINER_DEFAULTS,
+            trainer_defaults={**TRAINER_DEFAULTS, "callbacks": [stop]},
             **CLI_SETTINGS,
         )
 

@@ -5,8 +5,9 @@ and logging; we write only what is specific to the problem: how to load and spli
 network, what one training / validation / test / predict step computes. The command line around
 it (`LightningCLI`, YAML configs, the run receipt) is in `step3_cli.py`.
 
-The four resume fixes of `determinism.py` are switches here, on by default, so that `mt-resume`
-can turn each one off in turn and show what breaks.
+The four resume fixes of `determinism.py` are built in (marked "Fix 1" to "Fix 4"): with them a
+resumed run ends with the weights of one that never stopped. `resume.py` subclasses these two
+classes to switch each fix off in turn and show what breaks.
 """
 
 from __future__ import annotations
@@ -38,13 +39,10 @@ class DigitsDataModule(L.LightningDataModule):
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
         data_dir: str = "data",
-        seeded_sampler: bool = True,
-        stateful_loader: bool = True,
-        epoch_workaround: bool = True,
         seed: int = 0,
     ) -> None:
-        """`seeded_sampler`, `stateful_loader` and `epoch_workaround` are resume fixes 1, 3 and 4
-        (switch one off to see it matter). `seed` is linked to `seed_everything` by the CLI."""
+        """`seed` (the shuffle order's) is linked to `seed_everything` by the CLI; `split_seed` is
+        not: the test set stays the same whatever seed a run trains with."""
         super().__init__()
         if dataset not in DATASETS:
             raise ValueError(f"data.dataset must be one of {DATASETS}, got {dataset!r}")
@@ -69,19 +67,16 @@ class DigitsDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         s, h = self.splits, self.hparams
         dataset = TensorDataset(s.x_train, s.y_train)
+        # Fix 1: the shuffle order is a function of (seed, epoch), not of the global RNG, which
+        # no checkpoint stores.
+        sampler = EpochSeededSampler(len(dataset), seed=h.seed)
+        # Fix 4, Lightning #21938: a resumed fit draws its first batch before it calls
+        # `set_epoch`, so the sampler must know the restored epoch when the loader is built.
+        sampler.set_epoch(resumed_epoch(self.trainer))
         # Fix 3: StatefulDataLoader remembers how many batches of this epoch it served, so a
         # mid-epoch checkpoint resumes at the next batch instead of at the epoch's start.
-        loader_class = StatefulDataLoader if h.stateful_loader else DataLoader
-        if not h.seeded_sampler:
-            # Without fix 1 the shuffle order comes from the global RNG, which no checkpoint stores.
-            return loader_class(
-                dataset, batch_size=h.batch_size, shuffle=True, num_workers=h.num_workers
-            )
-        sampler = EpochSeededSampler(len(dataset), seed=h.seed)  # fix 1: order = f(seed, epoch)
-        if h.epoch_workaround:  # fix 4, Lightning #21938: the sampler must know the epoch already
-            sampler.set_epoch(resumed_epoch(self.trainer))
         # Keyword arguments: Lightning may rebuild a loader from them (to add a distributed sampler).
-        return loader_class(
+        return StatefulDataLoader(
             dataset, batch_size=h.batch_size, sampler=sampler, num_workers=h.num_workers
         )
 
@@ -92,7 +87,9 @@ class DigitsDataModule(L.LightningDataModule):
         return self._eval_loader(self.splits.x_val, self.splits.y_val)
 
     def test_dataloader(self) -> DataLoader:
-        # The held-out test split: never seen in training or in choosing the checkpoint.
+        # The held-out test split: never seen in training or in choosing the checkpoint. (The
+        # Lightning example this topic grew from returned the *training* set here, so its "test
+        # accuracy" was training accuracy; tests/test_data.py checks these images are unseen.)
         return self._eval_loader(self.splits.x_test, self.splits.y_test)
 
     def predict_dataloader(self) -> DataLoader:
@@ -108,10 +105,9 @@ class DigitClassifier(L.LightningModule):
         dropout: float = 0.1,
         in_features: int = 64,
         num_classes: int = 10,
-        reseed_every_step: bool = True,
         seed: int = 0,
     ) -> None:
-        """`reseed_every_step` is resume fix 2. `in_features` and `seed` are linked by the CLI.
+        """`in_features` and `seed` are linked by the CLI (to the data and to `seed_everything`).
         The optimiser is not here: the CLI builds it from the config (`optimizer:` in the YAML)."""
         super().__init__()
         if not 0 <= dropout < 1:
@@ -125,10 +121,9 @@ class DigitClassifier(L.LightningModule):
         return self.net(x)
 
     def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
-        if self.hparams.reseed_every_step:
-            # Fix 2: dropout masks depend only on (seed, step), which the checkpoint restores.
-            # Their own stream, so step k never reuses the seed of epoch k's shuffle.
-            torch.manual_seed(stream_seed(self.hparams.seed, DROPOUT, self.global_step))
+        # Fix 2: dropout masks depend only on (seed, step), which the checkpoint restores.
+        # Their own stream, so step k never reuses the seed of epoch k's shuffle.
+        torch.manual_seed(stream_seed(self.hparams.seed, DROPOUT, self.global_step))
 
     def _loss_and_accuracy(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = batch

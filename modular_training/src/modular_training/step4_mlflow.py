@@ -13,7 +13,6 @@ Run:  uv run mt-mlflow                      (then: uv run mlflow ui --backend-st
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,13 @@ import pandas as pd
 import yaml
 from lightning.pytorch.loggers import MLFlowLogger
 
-from modular_training.plumbing import quiet_known_warnings, run_at_edge
+from modular_training.plumbing import (
+    BadInput,
+    OneLineParser,
+    check_out,
+    quiet_known_warnings,
+    run_at_edge,
+)
 from modular_training.receipt import command_line
 from modular_training.step3_cli import train
 
@@ -39,6 +44,19 @@ def artifact_root_for(tracking_uri: str) -> str | None:
     return None  # a server decides where artifacts go
 
 
+def check_tracking_uri(tracking_uri: str) -> None:
+    """Before any training: a URI without a scheme, or a sqlite file that cannot be created."""
+    if "://" not in tracking_uri:
+        raise BadInput(
+            f"--tracking_uri needs a scheme, e.g. sqlite:///mlflow.db, got {tracking_uri!r}"
+        )
+    if tracking_uri.startswith("sqlite:///"):
+        db = tracking_uri.removeprefix("sqlite:///")
+        if not db or db.endswith("/"):
+            raise BadInput(f"--tracking_uri {tracking_uri}: names no database file")
+        check_out(db, "--tracking_uri", folder=False)
+
+
 def run_tracked(
     lightning_args: list[str],
     tracking_uri: str,
@@ -47,15 +65,25 @@ def run_tracked(
     command: list[str] | None = None,
 ) -> dict[str, Any]:
     """Train + test as in step 3 with an MLflow logger; log the outputs as artifacts."""
-    if tracking_uri.startswith("sqlite:///"):
-        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    logger = MLFlowLogger(
-        experiment_name=experiment,
-        tracking_uri=tracking_uri,
-        artifact_location=artifact_root_for(tracking_uri),
-        log_model=False,  # we log exactly the files we want below
-    )
-    summary = train(lightning_args, logger=logger, verbose=verbose, command=command)
+    check_tracking_uri(tracking_uri)
+    loggers: list[MLFlowLogger] = []
+
+    def make_logger() -> MLFlowLogger:
+        # Called by `train` once the config is checked: a refused flag creates no database.
+        if tracking_uri.startswith("sqlite:///"):
+            Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        loggers.append(
+            MLFlowLogger(
+                experiment_name=experiment,
+                tracking_uri=tracking_uri,
+                artifact_location=artifact_root_for(tracking_uri),
+                log_model=False,  # we log exactly the files we want below
+            )
+        )
+        return loggers[0]
+
+    summary = train(lightning_args, make_logger=make_logger, verbose=verbose, command=command)
+    logger = loggers[0]
     client, run_id, out = logger.experiment, logger.run_id, summary["out"]
     # Every resolved setting as a parameter ("optimizer/init_args/lr", "trainer/max_epochs", ...).
     logger.log_hyperparams(yaml.safe_load((out / "config.yaml").read_text()))
@@ -111,7 +139,8 @@ def find_runs(tracking_uri: str, experiment: str = EXPERIMENT) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
+        prog="mt-mlflow",
         description="Step 4: step 3 + MLflow. Other flags go to the Lightning CLI (see mt-train --help).",
     )
     parser.add_argument("--tracking_uri", default="sqlite:///mlflow.db")
@@ -119,12 +148,6 @@ def main(argv: list[str] | None = None) -> int:
     args, lightning_args = parser.parse_known_args(argv)
     if not any(a == "--out" or a.startswith("--out=") for a in lightning_args):
         lightning_args = ["--out=outputs/mlflow", *lightning_args]
-    if "://" not in args.tracking_uri:
-        print(
-            f"error: --tracking_uri needs a scheme, e.g. sqlite:///mlflow.db, got {args.tracking_uri!r}",
-            file=sys.stderr,
-        )
-        return 2
     quiet_known_warnings()
 
     def command() -> None:
