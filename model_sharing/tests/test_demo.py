@@ -201,3 +201,16 @@ def test_demo_bad_seed_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: --seed must be in [0, 2**32), got -1"]
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.verifies("ms-demo")
+def test_verify_reruns_the_demo_and_matches_its_classifier(demo_run, capsys, monkeypatch):
+    """The demo's classifier folder carries a receipt of the demo command; verify re-runs it."""
+    from model_sharing.receipt_tools import main as receipt_main
+
+    _, folder, _ = demo_run
+    capsys.readouterr()
+    monkeypatch.chdir(TOPIC)
+    code = receipt_main(["verify", str(folder / "digits-mlp" / "run.json")])
+    printed = capsys.readouterr().out
+    assert code == 0 and "MATCH" in printed, printed

@@ -73,7 +73,14 @@ class RC502(Tracking):
         if folder is None or not modules or not receipts:
             return None
         module = next(
-            (m for m in modules if "def validate_receipt" in texts.get(f"src/{m}/receipt.py", "")),
+            (
+                m
+                for m in modules  # validate lives in receipt_tools.py (older copies: receipt.py)
+                if any(
+                    "def validate_receipt" in texts.get(f"src/{m}/{name}.py", "")
+                    for name in ("receipt_tools", "receipt")
+                )
+            ),
             None,
         )
         if module is None:
