@@ -410,7 +410,10 @@ def test_tool_projects_get_generic_checks_but_no_lesson_checks(tmp_path: Path) -
     assert discover_topics(tmp_path) == ["lesson"]
     assert check_skeleton(tmp_path) == ["lesson: missing slides.md"]
     assert [p.split(":")[0] for p in check_exercises(tmp_path)] == ["lesson"]
-    assert check_receipts_identical(tmp_path) == ["lesson: missing src/lesson/receipt.py"]
+    assert check_receipts_identical(tmp_path) == [
+        "lesson: missing src/lesson/receipt.py",
+        "lesson: missing src/lesson/receipt_tools.py",
+    ]
     # Generic checks reach it: its imports, its lock.
     assert check_cross_imports(tmp_path) == [
         "repro_check/src/repro_check/__init__.py: topic repro_check imports topic lesson"
