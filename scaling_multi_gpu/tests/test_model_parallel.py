@@ -10,6 +10,7 @@ from fractions import Fraction
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from scaling_multi_gpu.model_parallel import TOLERANCE
 
 
@@ -124,7 +125,7 @@ def test_receipts_and_weights_per_variant(mp_run):
 
     for name, row in mp_run["rows"].items():
         run = json.loads((mp_run["out"] / name / "run.json").read_text())
-        state = torch.load(mp_run["out"] / name / "weights.pt", weights_only=True)
+        state = load_file(mp_run["out"] / name / "model.safetensors")  # independent reader
         assert run["weights_sha256"] == row["weights_sha256"] == receipt.weights_sha256(state)
         assert run["command"][0] == "scaling-model-parallel" and "--worker" not in run["command"]
         assert run["config"]["variant"] == name

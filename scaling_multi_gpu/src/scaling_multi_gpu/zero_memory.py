@@ -9,12 +9,18 @@ Activations, buffers and fragmentation come on top - this is the floor, not the 
 
 from __future__ import annotations
 
-import argparse
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from scaling_multi_gpu.cli import UsageError, run_cli
-from scaling_multi_gpu.plots import save_figure
+from scaling_multi_gpu.plumbing import (
+    BadInput,
+    OneLineParser,
+    check_out,
+    finite_float,
+    run_at_edge,
+    save_figure,
+)
 
 PARAM_BYTES = 2  # fp16/bf16 parameters
 GRAD_BYTES = 2  # fp16/bf16 gradients
@@ -44,8 +50,9 @@ def estimate(
     params: float, gpus: int, gpu_memory_gb: float, headroom: float = 0.8
 ) -> list[Estimate]:
     """Per strategy: GB per GPU and whether it fits in `headroom` of the GPU (activations need the rest)."""
-    if params <= 0 or gpus < 1 or gpu_memory_gb <= 0 or not 0 < headroom <= 1:
-        raise UsageError("--params, --gpus and --gpu-memory must be positive, --headroom in (0, 1]")
+    # `not x > 0`, never `x <= 0`: NaN passes the second and would say 'nothing fits'.
+    if not params > 0 or gpus < 1 or not gpu_memory_gb > 0 or not 0 < headroom <= 1:
+        raise BadInput("--params, --gpus and --gpu-memory must be positive, --headroom in (0, 1]")
     names = ["DDP", "ZeRO-1", "ZeRO-2", "ZeRO-3"]
     out = []
     for stage, name in enumerate(names):
@@ -67,11 +74,12 @@ def parse_count(text: str) -> float:
     units = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
     text = text.strip().upper()
     try:
-        return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
-    except ValueError as exc:
-        raise UsageError(
-            f"cannot read a parameter count from {text!r} (e.g. 7.5B or 7.5e9)"
-        ) from exc
+        count = float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
+    except ValueError:
+        count = math.nan
+    if not math.isfinite(count):
+        raise BadInput(f"cannot read a parameter count from {text!r} (e.g. 7.5B or 7.5e9)")
+    return count
 
 
 def render(params: float, gpus: int, gpu_memory_gb: float, estimates: list[Estimate]) -> str:
@@ -110,26 +118,33 @@ def plot(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = OneLineParser(description=__doc__.splitlines()[0])
     p.add_argument("--params", default="7.5B", help="model parameters, e.g. 7.5B, 350M, 1.3e9")
     p.add_argument("--gpus", type=int, default=64, help="data-parallel world size")
     p.add_argument(
-        "--gpu-memory", type=float, default=80.0, help="GB per GPU (A100/H100: 80, H200: 141)"
+        "--gpu-memory",
+        type=finite_float,
+        default=80.0,
+        help="GB per GPU (A100/H100: 80, H200: 141)",
     )
     p.add_argument(
-        "--headroom", type=float, default=0.8, help="fraction of GPU memory model states may use"
+        "--headroom",
+        type=finite_float,
+        default=0.8,
+        help="fraction of GPU memory model states may use",
     )
     p.add_argument("--figure", type=Path, default=None, help="also draw the estimate (PNG)")
     args = p.parse_args(argv)
 
     def body() -> None:
+        check_out(args.figure, "--figure", kind="png")
         params = parse_count(args.params)
         estimates = estimate(params, args.gpus, args.gpu_memory, args.headroom)
         print(render(params, args.gpus, args.gpu_memory, estimates))
         if args.figure:
             plot(params, args.gpus, args.gpu_memory, estimates, args.figure)
 
-    return run_cli(body)
+    return run_at_edge(body)
 
 
 if __name__ == "__main__":
