@@ -211,3 +211,16 @@ def test_sweep_table_refuses_a_misnamed_folder(tmp_path, capsys):
         (tmp_path / name / "run.json").write_text(json.dumps({"metrics": {"samples_per_s": 9.0}}))
     assert bench.main(["--sweep-table", str(tmp_path)]) == 2
     assert "gpus-two" in capsys.readouterr().err
+
+
+def test_readme_quotes_the_workshop_chart_and_its_efficiencies():
+    """The chart's bars are data (bench_report.WORKSHOP_CHART_SECONDS); the efficiencies the
+    README quotes are computed from them: 210 / (N x seconds)."""
+    from conftest import TOPIC_ROOT
+    from scaling_multi_gpu.bench_report import WORKSHOP_CHART_SECONDS as chart
+
+    readme = " ".join((TOPIC_ROOT / "README.md").read_text().split())
+    s = chart
+    assert f"about {s[1]} on 1 GPU, {s[2]} on 2, {s[4]} on 4 and {s[8]} on 8" in readme
+    eff = " / ".join(f"{100 * s[1] / (n * s[n]):.0f}" for n in (2, 4, 8))
+    assert f"(speed-up efficiency about {eff} %)" in readme

@@ -158,3 +158,31 @@ def test_train_bad_input_is_one_line_and_exit_2(args, words, tmp_path, capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], lines
     assert not (tmp_path / "o").exists()  # nothing half-written
+
+
+def test_zero_communication_is_ddps_until_stage_3():
+    """ZeRO paper, section 7: DDP's all-reduce = reduce-scatter + all-gather = 2Ψ; ZeRO-1/2 the
+    same 2Ψ; ZeRO-3 3Ψ. Ring collectives send (N-1)/N of each pass; fp16 = 2 bytes."""
+    for gpus in (2, 8, 64):
+        est = zero_memory.estimate(7.5e9, gpus, 80)
+        ddp = est[0].comm_gb_per_gpu
+        assert ddp == pytest.approx(2 * (gpus - 1) / gpus * 7.5e9 * 2 / 1e9)
+        assert [round(e.comm_gb_per_gpu / ddp, 2) for e in est] == [1.0, 1.0, 1.0, 1.5]
+    est = zero_memory.estimate(7.5e9, 64, 80)
+    table = zero_memory.render(7.5e9, 64, 80, est)
+    ddp, z3 = f"{est[0].comm_gb_per_gpu:.1f}", f"{est[3].comm_gb_per_gpu:.1f}"
+    assert f"{ddp}  1.0" in table and f"{z3}  1.5" in table
+    from conftest import TOPIC_ROOT
+
+    slides = (TOPIC_ROOT / "slides.md").read_text()
+    assert f"sends {ddp} GB per step for DDP and ZeRO-1/2, {z3} GB for ZeRO-3" in slides
+
+
+def test_only_zero_3_is_said_to_need_more_communication():
+    from conftest import TOPIC_ROOT
+
+    files = [TOPIC_ROOT / "README.md", TOPIC_ROOT / "slides.md", *TOPIC_ROOT.glob("src/**/*.py")]
+    for path in files:
+        for line in path.read_text().splitlines():
+            if "more communication" in line.lower():
+                assert "ZeRO-3" in line, f"{path.name}: {line}"

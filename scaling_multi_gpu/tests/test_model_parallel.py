@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -295,3 +296,33 @@ def test_readme_table_is_what_this_machine_prints(mp_run):
         print(
             f"{here}: not one of the measured fingerprints; |Δw| {min(diffs):.1e}-{max(diffs):.1e}"
         )
+
+
+def test_tp_and_pp_minimal_run_with_torchrun_and_match_one_process(tmp_path):
+    """The one-screen scripts, launched as the README says (two launches at once)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launches = {
+        name: subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                "--nproc-per-node=2",
+                "-m",
+                f"scaling_multi_gpu.{name}",
+            ],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        for name in ("tp_minimal", "pp_minimal")
+    }
+    for name, proc in launches.items():
+        log = proc.communicate(timeout=600)[0]
+        assert proc.returncode == 0, log[-3000:]
+        diff = float(re.search(r"vs one process: max \|Δw\| = (\S+) ", log).group(1))
+        assert 0 < diff <= TOLERANCE, (name, diff)  # not the same run twice, and within tolerance
+    assert list(tmp_path.iterdir()) == []  # they write nothing

@@ -200,13 +200,11 @@ def full_state_dict(module, cfg: TrainConfig) -> dict[str, torch.Tensor]:
         params = list(module.module.parameters())
         with deepspeed.zero.GatheredParameters(params, modifier_rank=None):  # no-op below ZeRO-3
             return {k: v.detach().cpu().clone() for k, v in module.module.state_dict().items()}
-    if cfg.strategy == "fsdp":
-        from torch.distributed.tensor import DTensor
+    if cfg.strategy == "fsdp":  # PyTorch's own gather of the shards, into every rank
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-        return {
-            k: (v.full_tensor() if isinstance(v, DTensor) else v).detach().cpu().clone()
-            for k, v in module.state_dict().items()
-        }
+        full = get_model_state_dict(module, options=StateDictOptions(full_state_dict=True))
+        return {k: v.detach().cpu().clone() for k, v in full.items()}
     inner = (
         module.module
         if isinstance(module, nn.DataParallel | nn.parallel.DistributedDataParallel)

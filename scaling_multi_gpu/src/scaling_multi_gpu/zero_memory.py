@@ -5,6 +5,12 @@ fp16 parameters + 2 bytes of fp16 gradients + K = 12 bytes of optimizer state (f
 momentum, variance) per parameter. DDP keeps all of it on every GPU; ZeRO partitions over N GPUs:
 stage 1 the optimizer state, stage 2 also the gradients, stage 3 also the parameters.
 Activations, buffers and fragmentation come on top - this is the floor, not the total.
+
+Communication (section 7 of the paper): DDP's all-reduce of the gradients is a reduce-scatter plus
+an all-gather, Ψ each (Ψ = the parameter count). ZeRO-1 and -2 move the SAME volume: a
+reduce-scatter of the gradients, an all-gather of the updated parameters. ZeRO-3 gathers each
+layer's parameters again in the backward pass: 3Ψ, 1.5x DDP, plus the latency of one gather per
+layer before it can compute. So only ZeRO-3 pays for its memory with more communication.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from scaling_multi_gpu.plumbing import (
 PARAM_BYTES = 2  # fp16/bf16 parameters
 GRAD_BYTES = 2  # fp16/bf16 gradients
 ADAM_STATE_BYTES = 12  # fp32 master weights + momentum + variance (K in the paper)
+# Collective volume per step in units of Ψ: (reduce-scatter, all-gather) passes over all parameters.
+COMM_PASSES = {0: 2, 1: 2, 2: 2, 3: 3}  # DDP = ZeRO-1 = ZeRO-2 = 2Ψ; ZeRO-3 = 3Ψ
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,7 @@ class Estimate:
     strategy: str
     gb_per_gpu: float
     fits: bool
+    comm_gb_per_gpu: float  # sent by each GPU per optimizer step
 
 
 def model_state_gb(params: float, gpus: int, stage: int, k: float = ADAM_STATE_BYTES) -> float:
@@ -46,6 +55,11 @@ def model_state_gb(params: float, gpus: int, stage: int, k: float = ADAM_STATE_B
     return (p + g + o) / 1e9
 
 
+def comm_gb(params: float, gpus: int, stage: int) -> float:
+    """GB each GPU sends per step: ring collectives send (N-1)/N of the data per pass, in fp16."""
+    return COMM_PASSES[stage] * (gpus - 1) / gpus * GRAD_BYTES * params / 1e9
+
+
 def estimate(
     params: float, gpus: int, gpu_memory_gb: float, headroom: float = 0.8
 ) -> list[Estimate]:
@@ -57,15 +71,19 @@ def estimate(
     out = []
     for stage, name in enumerate(names):
         gb = model_state_gb(params, gpus, stage)
-        out.append(Estimate(name, gb, gb <= headroom * gpu_memory_gb))
+        fits = gb <= headroom * gpu_memory_gb
+        out.append(Estimate(name, gb, fits, comm_gb(params, gpus, stage)))
     return out
 
 
 def advice(estimates: list[Estimate]) -> str:
-    """The decision guide's first rows: the least partitioning that fits (less communication)."""
+    """The decision guide's first rows: the least partitioning that fits. ZeRO-1/2 send what DDP
+    sends; only ZeRO-3 adds communication (1.5x, and a gather before every layer)."""
     for e in estimates:
+        if e.fits and e.strategy == "ZeRO-3":
+            return "use ZeRO-3: the only one that fits; it sends 1.5x DDP's volume and gathers each layer first"
         if e.fits:
-            return f"use {e.strategy}: the least partitioning that fits (less communication)"
+            return f"use {e.strategy}: the least partitioning that fits (same communication volume as DDP)"
     return "nothing fits: add GPUs, offload (ZeRO-Infinity), or split layers (tensor/pipeline parallel)"
 
 
@@ -85,10 +103,13 @@ def parse_count(text: str) -> float:
 def render(params: float, gpus: int, gpu_memory_gb: float, estimates: list[Estimate]) -> str:
     lines = [
         f"{params / 1e9:g}B parameters, {gpus} GPUs with {gpu_memory_gb:g} GB, mixed-precision Adam (2+2+12 bytes/parameter)",
-        f"{'strategy':<8} {'GB/GPU':>8}  fits",
+        f"{'strategy':<8} {'GB/GPU':>8}  fits  {'sent GB/GPU/step':>16}  x DDP",
     ]
+    ddp = estimates[0].comm_gb_per_gpu or 1.0  # 1 GPU sends nothing: avoid 0/0
     lines += [
-        f"{e.strategy:<8} {e.gb_per_gpu:>8.1f}  {'yes' if e.fits else 'no'}" for e in estimates
+        f"{e.strategy:<8} {e.gb_per_gpu:>8.1f}  {'yes' if e.fits else 'no ':<4}  "
+        f"{e.comm_gb_per_gpu:>16.1f}  {e.comm_gb_per_gpu / ddp:.1f}"
+        for e in estimates
     ]
     lines.append(advice(estimates))
     return "\n".join(lines)
