@@ -214,12 +214,12 @@ def test_readme_numbers_come_from_the_run(mp_run):
 def test_bad_input_is_one_line_before_any_process_starts(
     args, words, tmp_path, capsys, monkeypatch
 ):
-    from scaling_multi_gpu import model_parallel
+    from scaling_multi_gpu import model_parallel, model_parallel_report
 
     def no_process(*a, **k):
         raise AssertionError("a process was started for bad input")
 
-    monkeypatch.setattr(model_parallel.subprocess, "run", no_process)
+    monkeypatch.setattr(model_parallel_report.subprocess, "run", no_process)
     assert model_parallel.main([*args, "--out", str(tmp_path / "o")]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], lines
