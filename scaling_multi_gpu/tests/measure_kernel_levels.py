@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import torch
+from safetensors.torch import load_file
 
 TOPIC = Path(__file__).resolve().parents[1]
 LEVELS = {
@@ -51,7 +51,7 @@ def run(cmd: list[str], env: dict[str, str], **kw) -> subprocess.CompletedProces
 
 
 def max_diff(a: Path, b: Path) -> float:
-    x, y = (torch.load(p, weights_only=True) for p in (a, b))
+    x, y = (load_file(p) for p in (a, b))
     return max((x[k] - y[k]).abs().max().item() for k in x)
 
 
@@ -77,7 +77,9 @@ def measure(level: str, root: Path) -> dict:
     seed1 = root / "seed1"
     train = [py, "-m", "scaling_multi_gpu.train", "--strategy", "single", "--device", "cpu"]
     run([*train, "--steps", "30", "--seed", "1", "--out", str(seed1)], {**env, "OMP_NUM_THREADS": "1"})  # fmt: skip
-    result["another_seed_vs_single"] = max_diff(seed1 / "weights.pt", eq / "single" / "weights.pt")
+    result["another_seed_vs_single"] = max_diff(
+        seed1 / "model.safetensors", eq / "single" / "model.safetensors"
+    )
 
     mp = root / "mp"
     run([py, "-m", "scaling_multi_gpu.model_parallel", "--out", str(mp)], env)
@@ -97,7 +99,9 @@ def measure(level: str, root: Path) -> dict:
     a, b = (json.loads((threads[n] / "run.json").read_text()) for n in (1, 2))
     result["threads_1_vs_2"] = {
         "bits_differ": a["weights_sha256"] != b["weights_sha256"],
-        "max_abs_diff": max_diff(threads[1] / "weights.pt", threads[2] / "weights.pt"),
+        "max_abs_diff": max_diff(
+            threads[1] / "model.safetensors", threads[2] / "model.safetensors"
+        ),
     }
 
     exercise = {}
@@ -107,7 +111,7 @@ def measure(level: str, root: Path) -> dict:
             out = root / f"ex-{kind}-{n}"
             cmd = [py, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={n}", str(script), "--out", str(out)]  # fmt: skip
             run(cmd, {**env, "OMP_NUM_THREADS": "1"})
-            outs[n] = out / "weights.pt"
+            outs[n] = out / "model.safetensors"
         exercise[kind] = max_diff(outs[1], outs[2])
     result["exercise01_1_vs_2"] = exercise
     result["replay_per_step"] = replay(env)

@@ -187,7 +187,8 @@ LEVEL_COLUMNS = ["single", "ddp", "single-accum2", "ddp-sum", "ddp_vs_single", "
 
 
 def readme_kernel_levels() -> tuple[str, dict[str, dict[str, str]]]:
-    readme = (TOPIC / "README.md").read_text()
+    """The kernel-levels table, kept with the maintainer notes (tests/README.md)."""
+    readme = (TOPIC / "tests" / "README.md").read_text()
     section = readme.split("### The same run on other kernels", 1)[1].split("\n**Why", 1)[0]
     common = re.search(r"\(all rows: `([^`]+)`", section).group(1)
     rows = {}

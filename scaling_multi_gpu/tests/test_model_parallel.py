@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from fractions import Fraction
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from scaling_multi_gpu.model_parallel import TOLERANCE
 
 
@@ -124,7 +126,7 @@ def test_receipts_and_weights_per_variant(mp_run):
 
     for name, row in mp_run["rows"].items():
         run = json.loads((mp_run["out"] / name / "run.json").read_text())
-        state = torch.load(mp_run["out"] / name / "weights.pt", weights_only=True)
+        state = load_file(mp_run["out"] / name / "model.safetensors")  # independent reader
         assert run["weights_sha256"] == row["weights_sha256"] == receipt.weights_sha256(state)
         assert run["command"][0] == "scaling-model-parallel" and "--worker" not in run["command"]
         assert run["config"]["variant"] == name
@@ -212,12 +214,12 @@ def test_readme_numbers_come_from_the_run(mp_run):
 def test_bad_input_is_one_line_before_any_process_starts(
     args, words, tmp_path, capsys, monkeypatch
 ):
-    from scaling_multi_gpu import model_parallel
+    from scaling_multi_gpu import model_parallel, model_parallel_report
 
     def no_process(*a, **k):
         raise AssertionError("a process was started for bad input")
 
-    monkeypatch.setattr(model_parallel.subprocess, "run", no_process)
+    monkeypatch.setattr(model_parallel_report.subprocess, "run", no_process)
     assert model_parallel.main([*args, "--out", str(tmp_path / "o")]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], lines
@@ -304,3 +306,33 @@ def test_verify_reruns_a_model_parallel_receipt_and_says_match(mp_run):
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert done.returncode == 0 and "MATCH" in done.stdout, done.stdout + done.stderr[-2000:]
+
+
+def test_tp_and_pp_minimal_run_with_torchrun_and_match_one_process(tmp_path):
+    """The one-screen scripts, launched as the README says (two launches at once)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launches = {
+        name: subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                "--nproc-per-node=2",
+                "-m",
+                f"scaling_multi_gpu.{name}",
+            ],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        for name in ("tp_minimal", "pp_minimal")
+    }
+    for name, proc in launches.items():
+        log = proc.communicate(timeout=600)[0]
+        assert proc.returncode == 0, log[-3000:]
+        diff = float(re.search(r"vs one process: max \|Δw\| = (\S+) ", log).group(1))
+        assert 0 < diff <= TOLERANCE, (name, diff)  # not the same run twice, and within tolerance
+    assert list(tmp_path.iterdir()) == []  # they write nothing

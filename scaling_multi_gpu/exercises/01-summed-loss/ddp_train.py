@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from safetensors.torch import save_file
 from scaling_multi_gpu.data import synthetic_images
 from scaling_multi_gpu.models import SmallCNN
 from torch.nn.parallel import DistributedDataParallel as DDP
@@ -55,6 +56,6 @@ while step < STEPS:
 
 if rank == 0:
     args.out.mkdir(parents=True, exist_ok=True)
-    torch.save(model.module.state_dict(), args.out / "weights.pt")
+    save_file(model.module.state_dict(), str(args.out / "model.safetensors"))  # tensors, no pickle
     print(f"{world} process(es): {step} steps, last loss {loss.item():.4f}")
 dist.destroy_process_group()

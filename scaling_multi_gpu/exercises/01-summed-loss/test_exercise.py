@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from scaling_multi_gpu.data import synthetic_images
 from scaling_multi_gpu.equivalence import TOLERANCE
 from scaling_multi_gpu.models import SmallCNN
@@ -57,7 +58,7 @@ def test_two_processes_train_the_one_process_model(tmp_path):
             log = proc.communicate()[0]
         if proc.returncode != 0:
             pytest.fail(f"ddp_train.py failed with {n} process(es):\n{log[-2000:]}", pytrace=False)
-        weights[n] = torch.load(out / "weights.pt", weights_only=True)
+        weights[n] = load_file(out / "model.safetensors")
     acc = accuracy(weights[1])
     if acc < 0.9:
         pytest.fail(f"the model no longer learns (test accuracy {acc:.2f}, want >= 0.9): "

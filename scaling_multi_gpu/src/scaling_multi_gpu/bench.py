@@ -1,10 +1,14 @@
-"""One GPU, the same training step, six settings: how far the workshop's ResNet-152 run could go.
+"""One GPU, the same training step, seven settings: how far the workshop's ResNet-152 run could go.
 
 The workshop timed ResNet-152 on CIFAR-100 resized to 224 px: fp32, batch 128, SGD (lr 0.01,
-momentum 0.9), images resized with PIL on the CPU in 7 DataLoader workers. `original` re-runs
-that step as faithfully as offline allows; each next row changes ONE thing and keeps the rest:
+momentum 0.9), images resized with PIL on the CPU. Its scripts never touched TF32, so PyTorch's
+defaults applied (cuDNN convolutions in TF32, matmuls not), and its single-GPU script's loader had
+no workers (only the dp/ddp scripts used 7). `original-as-run` re-runs that step as faithfully as
+offline allows; `fp32-strict` turns TF32 off everywhere and loads in `--workers` processes; each
+next row changes ONE thing and keeps the rest. Ratios are against `original-as-run`:
 
-  original -> tf32 -> bf16 (autocast) -> +channels_last -> +torch.compile -> +gpu_input
+  original-as-run -> fp32-strict -> tf32 -> bf16 (autocast) -> +channels_last -> +torch.compile
+  -> +gpu_input
 
 Each row runs `--warmup` untimed steps (torch.compile compiles there) and `--steps` timed ones.
 Two clocks per step: *end-to-end* (waiting for the loader included: what a training run gets) and
@@ -13,15 +17,13 @@ first is much larger, the input pipeline - not the GPU - is the limit. MFU = mod
 second (flops.py) / the datasheet peak of the math mode the row really uses (hwinfo.py).
 
 Every row sets cudnn.benchmark = True (the autotuner; deterministic training turns it off): it
-can only make `original` faster, so the ratios to it are conservative. On a CPU the `tf32` row is
-"n/a" - TF32 is a GPU tensor-core mode; on a CPU it would repeat `original`.
+can only make `original-as-run` faster, so the ratios to it are conservative. On a CPU the `tf32`
+row is "n/a" - TF32 is a GPU tensor-core mode; on a CPU it would repeat `fp32-strict`.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import pickle
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -31,34 +33,37 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
-from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from scaling_multi_gpu import receipt
+from scaling_multi_gpu.bench_data import cifar_shaped_images, cpu_batches, device_batches
 from scaling_multi_gpu.bench_report import plot, render_markdown, sweep_table
-from scaling_multi_gpu.cli import UsageError, run_cli, write_text_atomic
 from scaling_multi_gpu.flops import achieved_tflops, mfu, train_flops_per_sample
 from scaling_multi_gpu.hwinfo import cuda_status, math_mode, peak_tflops, tf32_flags
 from scaling_multi_gpu.measure import peak_memory_mib, sync  # CPU: the process's peak so far
 from scaling_multi_gpu.models import build_model
+from scaling_multi_gpu.plumbing import BadInput, OneLineParser, check_out, run_at_edge, seed_int
+from scaling_multi_gpu.receipt import atomic_write
 
-MEAN, STD = (0.507, 0.487, 0.441), (0.267, 0.256, 0.276)  # CIFAR-100, as the workshop normalised
+# What PyTorch allows TF32 to do when nobody sets it (read at import, before any row changes it).
+PYTORCH_TF32 = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
 
 
 @dataclass(frozen=True)
 class Row:
     key: str  # what --rows selects
     name: str  # what the table shows
-    tf32: bool = False
+    tf32: bool | None = False  # None: PyTorch's defaults, as a script that never sets it gets
     bf16: bool = False
     channels_last: bool = False
     compile: bool = False
     gpu_input: bool = False
+    no_workers: bool = False  # the loader in the main process, as in the workshop's single_gpu.py
 
 
 LADDER = [
-    Row("original", "original"),
+    Row("original-as-run", "original-as-run", tf32=None, no_workers=True),
+    Row("fp32-strict", "fp32-strict"),
     Row("tf32", "tf32", tf32=True),
     Row("bf16", "bf16", tf32=True, bf16=True),
     Row("channels_last", "bf16+channels_last", True, True, channels_last=True),
@@ -69,87 +74,22 @@ LADDER = [
 ]
 
 
-# --------------------------------------------------------------------------- the data
-def cifar_shaped_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """n uint8 images of 32x32x3 and labels: CIFAR-100's training set when it is on disk under
-    $DATA_DIR (no download here: a benchmark must not depend on the network), else seeded noise of
-    the same shape - resizing and the model's cost do not depend on what the pixels show."""
-    path = Path(os.environ.get("DATA_DIR", "data")) / "cifar-100-python" / "train"
-    if path.is_file():
-        with path.open("rb") as f:
-            raw = pickle.load(f, encoding="bytes")
-        images = raw[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-        labels = np.asarray(raw[b"fine_labels"])
-        reps = -(-n // len(images))  # repeat only if more images are asked for than exist
-        return (
-            np.tile(images, (reps, 1, 1, 1))[:n],
-            np.tile(labels, reps)[:n],
-            f"CIFAR-100 ({path})",
-        )
-    rng = np.random.default_rng(seed)
-    images = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
-    return images, rng.integers(0, 100, n), "synthetic CIFAR-shaped (CIFAR-100 not on disk)"
-
-
-class PilResized(Dataset):
-    """The workshop's transform, per image in a worker: PIL resize, to tensor, normalise."""
-
-    def __init__(self, images: np.ndarray, labels: np.ndarray, size: int) -> None:
-        self.images, self.labels, self.size = images, labels, size
-        self.mean = torch.tensor(MEAN).view(3, 1, 1)
-        self.std = torch.tensor(STD).view(3, 1, 1)
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        img = Image.fromarray(self.images[i]).resize((self.size, self.size), Image.BILINEAR)
-        x = torch.from_numpy(np.array(img)).permute(2, 0, 1).float() / 255
-        return (x - self.mean) / self.std, int(self.labels[i])
-
-
-def cpu_batches(images, labels, args, device: torch.device, seed: int):
-    """Batches from DataLoader workers, copied to the device (pinned memory: asynchronous copy)."""
-    loader = DataLoader(
-        PilResized(images, labels, args.image_size),
-        batch_size=args.batch,
-        shuffle=True,
-        drop_last=True,
-        num_workers=args.workers,
-        pin_memory=device.type == "cuda",
-        persistent_workers=args.workers > 0,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    for x, y in loader:
-        yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-
-
-def device_batches(images, labels, args, device: torch.device, seed: int):
-    """The same pixels staged on the device ONCE as uint8; each batch is indexed, converted and
-    resized there by one batched operation - no worker, no host round trip."""
-    pixels = torch.from_numpy(images).to(device).permute(0, 3, 1, 2)  # N x 3 x 32 x 32, uint8
-    targets = torch.from_numpy(labels).to(device)
-    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
-    order = torch.randperm(len(pixels), generator=torch.Generator().manual_seed(seed)).to(device)
-    for i in range(len(order) // args.batch):
-        idx = order[i * args.batch : (i + 1) * args.batch]
-        x = F.interpolate(pixels[idx].float() / 255, size=args.image_size, mode="bilinear")
-        yield (x - mean) / std, targets[idx]
-
-
 # --------------------------------------------------------------------------- one row
 def run_row(row: Row, args, device: torch.device, data, flops_per_image: float) -> dict[str, Any]:
     """Train `warmup + steps` steps in this row's setting; return its timings and MFU."""
-    torch.backends.cuda.matmul.allow_tf32 = row.tf32
-    torch.backends.cudnn.allow_tf32 = row.tf32
+    matmul_tf32, cudnn_tf32 = PYTORCH_TF32 if row.tf32 is None else (row.tf32, row.tf32)
+    torch.backends.cuda.matmul.allow_tf32 = matmul_tf32
+    torch.backends.cudnn.allow_tf32 = cudnn_tf32
     torch.backends.cudnn.benchmark = True
     model = build_model(args.model, 100, args.image_size, args.seed).to(device)
     memory_format = torch.channels_last if row.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     step_fn = torch.compile(model) if row.compile else model
-    batches = (device_batches if row.gpu_input else cpu_batches)(*data, args, device, args.seed)
+    workers = 0 if row.no_workers else args.workers
+    batches = (device_batches if row.gpu_input else cpu_batches)(
+        *data, args, device, args.seed, workers
+    )
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
 
@@ -172,7 +112,8 @@ def run_row(row: Row, args, device: torch.device, data, flops_per_image: float) 
             e2e.append(t2 - t0), compute.append(t2 - t1), wait.append(t1 - t0)
     batches.close()  # stops the workers
 
-    mode = math_mode("bf16" if row.bf16 else "fp32", row.tf32)
+    # A ResNet's FLOPs are convolutions: the cuDNN flag decides its math mode.
+    mode = math_mode("bf16" if row.bf16 else "fp32", cudnn_tf32)
     peak = peak_tflops(torch.cuda.get_device_name(device), mode) if device.type == "cuda" else None
     images_per_s = args.batch / statistics.median(e2e)
     compute_images_per_s = args.batch / statistics.median(compute)
@@ -185,6 +126,7 @@ def run_row(row: Row, args, device: torch.device, data, flops_per_image: float) 
         "compute_ms_p90": round(1e3 * percentile(compute, 90), 2),
         "loader_wait_ms_median": round(1e3 * statistics.median(wait), 2),
         "math_mode": mode,
+        "workers": workers,
         "allow_tf32": tf32_flags(),
         "peak_tflops": peak,
         "achieved_tflops": rounded(achieved_tflops(flops_per_image, images_per_s)),
@@ -212,13 +154,13 @@ def not_applicable(row: Row, device: torch.device, cpu_compile: bool) -> str | N
     if device.type == "cuda":
         return None
     if row.tf32 and not row.bf16:
-        return "TF32 is a GPU tensor-core mode; on a CPU this row = original"
+        return "TF32 is a GPU tensor-core mode; on a CPU this row = fp32-strict"
     if row.compile and not cpu_compile:
         return "torch.compile builds C++ for minutes on a CPU; --cpu-compile measures it"
     return None
 
 
-NUMBERS = ("images_per_s", "images_per_s_compute_only", "step_ms_median", "step_ms_p90",
+NUMBERS = ("workers", "images_per_s", "images_per_s_compute_only", "step_ms_median", "step_ms_p90",
            "compute_ms_median", "compute_ms_p90", "loader_wait_ms_median", "math_mode",
            "allow_tf32", "peak_tflops", "achieved_tflops", "mfu", "mfu_compute_only",
            "peak_memory_mib", "final_loss")  # fmt: skip
@@ -276,61 +218,63 @@ def ratios(rows: list[dict[str, Any]]) -> None:
 
 
 def write_tables(out: Path, result: dict[str, Any]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "bench.md", render_markdown(result))
+    atomic_write(out / "bench.md", render_markdown(result))
     receipt.write_json_atomic(out / "bench.json", result)
 
 
 # --------------------------------------------------------------------------- command line
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> OneLineParser:
+    p = OneLineParser(description=__doc__.splitlines()[0])
+    # fmt: off
     p.add_argument("--model", choices=("small", "resnet152"), default="resnet152")
-    p.add_argument(
-        "--image-size", type=int, default=None, help="default 224 (resnet152), 32 (small)"
-    )
+    p.add_argument("--image-size", type=int, default=None, help="default 224 (resnet152), 32 (small)")
     p.add_argument("--batch", type=int, default=None, help="default 128 (resnet152), 32 (small)")
     p.add_argument("--steps", type=int, default=20, help="timed steps per row")
-    p.add_argument(
-        "--warmup",
-        type=int,
-        default=None,
-        help="untimed steps first (compilation); default 5 (resnet152), 2 (small)",
-    )
-    p.add_argument("--workers", type=int, default=None, help="DataLoader workers (default 7 = the workshop, at most the free cores)")  # fmt: skip
+    p.add_argument("--warmup", type=int, default=None, help="untimed steps first (compilation); default 5 (resnet152), 2 (small)")
+    p.add_argument("--workers", type=int, default=None, help="DataLoader workers of every row but original-as-run (default 7 = the workshop's dp/ddp scripts, at most the free cores)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cuda")
-    p.add_argument("--rows", default=",".join(r.key for r in LADDER), help="comma-separated subset of the ladder")  # fmt: skip
-    p.add_argument(
-        "--cpu-compile", action="store_true", help="also measure the compile rows on a CPU"
-    )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rows", default=",".join(r.key for r in LADDER), help="comma-separated subset of the ladder")
+    p.add_argument("--cpu-compile", action="store_true", help="also measure the compile rows on a CPU")
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--out", type=Path, default=Path("outputs/bench"))
-    p.add_argument("--sweep-table", type=Path, default=None, help="only write DIR/sweep.md from DIR/gpus-N/run.json (gpu_sweep.sbatch)")  # fmt: skip
-    args = p.parse_args(argv)
+    p.add_argument("--sweep-table", type=Path, default=None, help="only write DIR/sweep.md from DIR/gpus-N/run.json (gpu_sweep.sbatch)")
+    # fmt: on
+    return p
+
+
+def resolve(args) -> None:
+    """Fill the model-dependent defaults and refuse impossible values, before any work."""
+    big = args.model == "resnet152"
+    args.image_size = (224 if big else 32) if args.image_size is None else args.image_size
+    args.batch = (128 if big else 32) if args.batch is None else args.batch
+    args.warmup = (5 if big else 2) if args.warmup is None else args.warmup
+    args.rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+    unknown = set(args.rows) - {r.key for r in LADDER}
+    if unknown or not args.rows:
+        raise BadInput(f"unknown --rows {sorted(unknown)} (choose from {', '.join(r.key for r in LADDER)})")  # fmt: skip
+    if args.steps < 1 or args.warmup < 0 or args.batch < 2 or args.image_size < 8:
+        raise BadInput("--steps >= 1, --warmup >= 0, --batch >= 2, --image-size >= 8")
+    if args.workers is not None and args.workers < 0:
+        raise BadInput("--workers must be 0 or more")
+    if args.device == "cuda":
+        usable, why = cuda_status()
+        if not usable:
+            raise BadInput(f"--device cuda: {why} (use --device cpu for a CPU run)")
+    check_out(args.out)
+    usable_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2
+    args.workers = min(7, max(usable_cores - 1, 0)) if args.workers is None else args.workers
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     def body() -> None:
         if args.sweep_table is not None:
             table = sweep_table(args.sweep_table)
-            write_text_atomic(args.sweep_table / "sweep.md", table)
+            atomic_write(args.sweep_table / "sweep.md", table)
             print(table)
             return
-        big = args.model == "resnet152"
-        args.image_size = (224 if big else 32) if args.image_size is None else args.image_size
-        args.batch = (128 if big else 32) if args.batch is None else args.batch
-        args.warmup = (5 if big else 2) if args.warmup is None else args.warmup
-        args.rows = [r.strip() for r in args.rows.split(",") if r.strip()]
-        unknown = set(args.rows) - {r.key for r in LADDER}
-        if unknown or not args.rows:
-            raise UsageError(f"unknown --rows {sorted(unknown)} (choose from {', '.join(r.key for r in LADDER)})")  # fmt: skip
-        if args.steps < 1 or args.warmup < 0 or args.batch < 2 or args.image_size < 8:
-            raise UsageError("--steps >= 1, --warmup >= 0, --batch >= 2, --image-size >= 8")
-        if args.workers is not None and args.workers < 0:
-            raise UsageError("--workers must be 0 or more")
-        if args.device == "cuda":
-            usable, why = cuda_status()
-            if not usable:
-                raise UsageError(f"--device cuda: {why} (use --device cpu for a CPU run)")
-        usable_cores = len(os.sched_getaffinity(0))
-        args.workers = min(7, max(usable_cores - 1, 0)) if args.workers is None else args.workers
+        resolve(args)
         device = torch.device(args.device)
         if device.type == "cpu":
             # One intra-op thread, like each torchrun worker: on a shared machine, OpenMP threads
@@ -341,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         print(render_markdown(result))
         print(f"wrote {args.out}/bench.json, bench.md, bench.png")
 
-    return run_cli(body)
+    return run_at_edge(body)
 
 
 if __name__ == "__main__":

@@ -7,12 +7,17 @@ small CNN learns in a few dozen steps - enough to prove that training does somet
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-from scaling_multi_gpu.cli import UsageError
+from scaling_multi_gpu.plumbing import BadInput
+
+if TYPE_CHECKING:
+    from scaling_multi_gpu.train import TrainConfig
 
 
 def synthetic_images(
@@ -36,7 +41,7 @@ def cifar100(root: Path, image_size: int = 32, train: bool = True) -> Dataset:
     try:
         from torchvision import datasets, transforms
     except ImportError as exc:  # keep the default install small; say how to get the optional part
-        raise UsageError("--data cifar100 needs torchvision: uv sync --extra vision") from exc
+        raise BadInput("--data cifar100 needs torchvision: uv sync --extra vision") from exc
     steps = [
         transforms.ToTensor(),
         transforms.Normalize((0.507, 0.487, 0.441), (0.267, 0.256, 0.276)),
@@ -51,3 +56,17 @@ def cifar100(root: Path, image_size: int = 32, train: bool = True) -> Dataset:
 def dataset_tensors(ds: Dataset) -> tuple[torch.Tensor, ...]:
     """The raw tensors of a TensorDataset (for hashing into run.json); empty for other datasets."""
     return tuple(ds.tensors) if isinstance(ds, TensorDataset) else ()
+
+
+def make_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset]:
+    """(train, test) for a run's configuration: synthetic (default) or CIFAR-100."""
+    if cfg.data == "synthetic":
+        # One generator for train and test: same class templates, fresh noise for the 512 test images.
+        full = synthetic_images(cfg.n_samples + 512, cfg.num_classes, cfg.image_size, seed=cfg.seed)
+        images, labels = full.tensors
+        train = TensorDataset(images[: cfg.n_samples], labels[: cfg.n_samples])
+        return train, TensorDataset(images[cfg.n_samples :], labels[cfg.n_samples :])
+    if cfg.data == "cifar100":
+        root = Path(os.environ.get("DATA_DIR", "data"))
+        return cifar100(root, cfg.image_size, train=True), cifar100(root, cfg.image_size, False)
+    raise BadInput(f"unknown data {cfg.data!r} (choose synthetic or cifar100)")

@@ -10,7 +10,6 @@ device as one batched operation often beats all of it. Workers should return CPU
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from dataclasses import dataclass
@@ -21,8 +20,15 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from scaling_multi_gpu.cli import UsageError, run_cli
-from scaling_multi_gpu.plots import save_figure
+from scaling_multi_gpu.plumbing import (
+    BadInput,
+    OneLineParser,
+    check_out,
+    require_positive,
+    run_at_edge,
+    save_figure,
+)
+from scaling_multi_gpu.receipt import atomic_write
 
 CROP = 80
 BLUR = torch.full(
@@ -135,7 +141,7 @@ def measure(setting: Setting, n: int, batch_size: int, epochs: int, device: torc
 
 def benchmark(n: int = 512, batch_size: int = 64, epochs: int = 2) -> list[tuple[Setting, float]]:
     if n < batch_size or epochs < 1:
-        raise UsageError("--samples must be at least --batch-size, --epochs at least 1")
+        raise BadInput("--samples must be at least --batch-size, --epochs at least 1")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     settings = default_settings(device.type == "cuda")
     # One intra-op thread in the main process, as DataLoader workers have: the comparison is then
@@ -173,7 +179,7 @@ def plot(results: list[tuple[Setting, float]], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = OneLineParser(description=__doc__.splitlines()[0])
     p.add_argument("--samples", type=int, default=512)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--epochs", type=int, default=2)
@@ -184,14 +190,16 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     def body() -> None:
+        require_positive(samples=args.samples, batch_size=args.batch_size, epochs=args.epochs)
+        check_out(args.out)
+        check_out(args.figure, "--figure", kind="png")
         results = benchmark(args.samples, args.batch_size, args.epochs)
         table = render(results)
         print(table)
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "dataloader_bench.md").write_text(table + "\n")
+        atomic_write(args.out / "dataloader_bench.md", table + "\n")
         plot(results, args.figure or args.out / "dataloader_bench.png")
 
-    return run_cli(body)
+    return run_at_edge(body)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from safetensors.torch import save_file
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
@@ -71,14 +72,13 @@ while step < args.steps:
 
 if rank == 0:  # every rank holds the same weights now; one writes them
     state = {k: v.detach().clone() for k, v in model.module.state_dict().items()}
-    args.out.mkdir(parents=True, exist_ok=True)
-    torch.save(state, args.out / ".weights.pt.tmp")
-    os.replace(args.out / ".weights.pt.tmp", args.out / "weights.pt")
+    # WHY: safetensors holds tensors only; a pickle (torch.save) can run code when loaded
+    receipt.atomic_write(args.out / "model.safetensors", lambda tmp: save_file(state, str(tmp)))
     sha = receipt.weights_sha256(state)
     receipt.write_run_json(
         args.out, seed=args.seed, config=vars(args) | {"world_size": world, "out": str(args.out)},
         metrics={"final_loss": loss.item()}, weights_sha256=sha, started=started,
-        data_sha256=receipt.data_sha256(*train_set.tensors), weights_file=args.out / "weights.pt",
+        data_sha256=receipt.data_sha256(*train_set.tensors), weights_file=args.out / "model.safetensors",
     )  # fmt: skip
     print(f"rank 0 of {world}: {step} steps, loss {loss.item():.4f}, weights_sha256 {sha}")
 dist.barrier()  # WHY: leave together; a rank that tears gloo down while rank 0 writes can abort

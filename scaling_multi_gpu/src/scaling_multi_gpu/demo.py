@@ -4,17 +4,16 @@ with DDP, FSDP and DeepSpeed ZeRO-1/2/3 - compared weight by weight (see equival
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 from scaling_multi_gpu import hwinfo, kernels
-from scaling_multi_gpu.cli import run_cli
 from scaling_multi_gpu.equivalence import TOLERANCE, render, run_equivalence
+from scaling_multi_gpu.plumbing import BadInput, OneLineParser, check_out, run_at_edge
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = OneLineParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("outputs/demo"))
     p.add_argument(
         "--figure",
@@ -27,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         started = time.time()
+        # Check both paths now: the runs below take a minute, a bad path must not wait for them.
+        check_out(args.out)
+        check_out(args.figure, "--figure", kind="png")
+        if args.steps < 1:
+            raise BadInput("--steps must be positive")
         print(hwinfo.render(hwinfo.collect()), "\n")
         rows = run_equivalence(
             args.out, nproc=2, steps=args.steps, figure=args.figure or args.out / "equivalence.png"
@@ -45,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
 
-    return run_cli(body)
+    return run_at_edge(body)
 
 
 if __name__ == "__main__":

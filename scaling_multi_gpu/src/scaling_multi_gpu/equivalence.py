@@ -18,7 +18,6 @@ training). Expected, and asserted by the tests:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -28,9 +27,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file
 
-from scaling_multi_gpu.cli import UsageError, run_cli
-from scaling_multi_gpu.plots import save_figure
+from scaling_multi_gpu.plumbing import (
+    BadInput,
+    OneLineParser,
+    check_out,
+    run_at_edge,
+    save_figure,
+    seed_int,
+)
+from scaling_multi_gpu.receipt import atomic_write
 from scaling_multi_gpu.train import Dist, TrainConfig, parse_variants, train_one
 
 # DeepSpeed on a CPU builds a C++ op (deepspeed_shm_comm: g++, Linux shared memory) at its first
@@ -88,7 +95,7 @@ def launch(nproc: int, variants: str, out: Path, extra: list[str]) -> None:
 
 
 def load_weights(folder: Path) -> dict[str, torch.Tensor]:
-    return torch.load(folder / "weights.pt", weights_only=True)
+    return load_file(folder / "model.safetensors")  # tensors only: nothing in it can run code
 
 
 def max_abs_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
@@ -183,29 +190,31 @@ def run_equivalence(
 ) -> list[dict[str, Any]]:
     """Train the reference and the distributed variants into `out`, compare, write a summary."""
     if steps < 1:
-        raise UsageError("--steps must be positive")
+        raise BadInput("--steps must be positive")
     base = replace(TrainConfig(), steps=steps, seed=seed)
     train_single_reference(out, base)
     launch(nproc, DISTRIBUTED_VARIANTS, out, launch_args(steps, seed))
     rows = compare(out)
-    (out / "equivalence.json").write_text(json.dumps(rows, indent=2) + "\n")
+    atomic_write(out / "equivalence.json", json.dumps(rows, indent=2) + "\n")
     if figure is not None:
         plot(rows, figure)
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = OneLineParser(description=__doc__.splitlines()[0])
     p.add_argument("--nproc", type=int, default=2, help="processes in the distributed launch")
     p.add_argument("--steps", type=int, default=30)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--out", type=Path, default=Path("outputs/equivalence"))
     p.add_argument("--figure", type=Path, default=None, help="also write the bar chart (PNG) here")
     args = p.parse_args(argv)
 
     def body() -> int:
         if args.nproc < 2 or 64 % args.nproc:
-            raise UsageError("--nproc must be 2 or more and divide the global batch (64)")
+            raise BadInput("--nproc must be 2 or more and divide the global batch (64)")
+        check_out(args.out)
+        check_out(args.figure, "--figure", kind="png")
         rows = run_equivalence(args.out, args.nproc, args.steps, args.seed, args.figure)
         print(render(rows))
         bad = [
@@ -215,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         return 1 if bad else 0
 
-    return run_cli(body)
+    return run_at_edge(body)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ FLOP/s, so a measured throughput can be read as a fraction of peak (MFU).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -19,7 +18,7 @@ from typing import Any
 
 import torch
 
-from scaling_multi_gpu.cli import run_cli
+from scaling_multi_gpu.plumbing import OneLineParser, run_at_edge
 
 # Dense peak throughput in TFLOP/s from vendor datasheets (no 2:4 sparsity), per math mode:
 # "fp32" is true FP32 (CUDA cores), "tf32" is FP32 data on tensor cores with a 10-bit mantissa.
@@ -225,7 +224,7 @@ def render(info: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of a summary")
     args = parser.parse_args(argv)
 
@@ -233,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         info = collect()
         print(json.dumps(info, indent=2) if args.json else render(info))
 
-    return run_cli(body)
+    return run_at_edge(body)
 
 
 if __name__ == "__main__":

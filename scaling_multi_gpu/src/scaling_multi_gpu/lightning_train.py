@@ -19,9 +19,18 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from scaling_multi_gpu import receipt
-from scaling_multi_gpu.cli import UsageError, run_cli
-from scaling_multi_gpu.models import build_model
-from scaling_multi_gpu.train import TrainConfig, evaluate, make_datasets
+from scaling_multi_gpu.data import make_datasets
+from scaling_multi_gpu.models import build_model, evaluate
+from scaling_multi_gpu.plumbing import (
+    BadInput,
+    OneLineParser,
+    check_out,
+    finite_float,
+    require_positive,
+    run_at_edge,
+    seed_int,
+)
+from scaling_multi_gpu.train import TrainConfig
 
 
 def lightning_module(cfg: TrainConfig):
@@ -61,7 +70,7 @@ def probe_strategies(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = OneLineParser(description=__doc__.splitlines()[0])
     p.add_argument(
         "--strategy",
         default="ddp",
@@ -69,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--devices", type=int, default=2, help="processes (CPU) or GPUs")
     p.add_argument("--accelerator", default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--steps", type=int, default=TrainConfig.steps)
     p.add_argument("--global-batch", type=int, default=TrainConfig.global_batch)
-    p.add_argument("--lr", type=float, default=TrainConfig.lr)
+    p.add_argument("--lr", type=finite_float, default=TrainConfig.lr)
     p.add_argument("--out", type=Path, default=Path("outputs/lightning"))
     p.add_argument(
         "--probe", action="store_true", help="only report which strategies Lightning accepts here"
@@ -88,16 +97,47 @@ def main(argv: list[str] | None = None) -> int:
             ).items():
                 print(f"{name:<18} {verdict} (at Trainer construction)")
             return
-        if args.devices < 1 or args.global_batch % args.devices:
-            raise UsageError(
+        # Everything is checked HERE, in the one process: after fit() starts, Lightning has launched
+        # the other ranks, and each would print its own traceback.
+        require_positive(devices=args.devices, steps=args.steps, lr=args.lr)
+        require_positive(global_batch=args.global_batch)
+        if args.global_batch % args.devices:
+            raise BadInput(
                 f"--global-batch {args.global_batch} must divide evenly over --devices {args.devices}"
             )
-        train(args)
+        check_out(args.out)
+        train(args, build_trainer(args))
 
-    return run_cli(body)
+    return run_at_edge(body)
 
 
-def train(args: argparse.Namespace) -> None:
+def build_trainer(args: argparse.Namespace):
+    """The Trainer, built before any rank starts: an unknown strategy or accelerator is bad input."""
+    import logging
+
+    import lightning as L
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # "GPU available: ..." lines
+    try:
+        return L.Trainer(
+            strategy=args.strategy,
+            accelerator=args.accelerator,
+            devices=args.devices,
+            max_steps=args.steps,
+            deterministic=True,
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            enable_progress_bar=sys.stderr.isatty(),
+        )
+    except (MisconfigurationException, ValueError) as exc:
+        raise BadInput(
+            f"--strategy {args.strategy} --accelerator {args.accelerator}: {exc}"
+        ) from None
+
+
+def train(args: argparse.Namespace, trainer) -> None:
     import lightning as L
 
     started = time.time()
@@ -113,17 +153,6 @@ def train(args: argparse.Namespace) -> None:
     )  # also exported (PL_GLOBAL_SEED) to the processes it starts
     train_set, test_set = make_datasets(cfg)
     module = lightning_module(cfg)
-    trainer = L.Trainer(
-        strategy=args.strategy,
-        accelerator=args.accelerator,
-        devices=args.devices,
-        max_steps=cfg.steps,
-        deterministic=True,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=sys.stderr.isatty(),
-    )
     # Per-device batch; Lightning swaps in a DistributedSampler(shuffle=True, seed=the global seed).
     loader = DataLoader(
         train_set, batch_size=cfg.global_batch // trainer.world_size, shuffle=True, drop_last=True

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from collections import OrderedDict
@@ -46,8 +45,15 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from scaling_multi_gpu import equivalence, kernels, pipeline_bubble, receipt
 from scaling_multi_gpu import model_parallel_report as report
-from scaling_multi_gpu.cli import UsageError, run_cli
 from scaling_multi_gpu.data import synthetic_images
+from scaling_multi_gpu.plumbing import (
+    OneLineParser,
+    check_out,
+    finite_float,
+    require_positive,
+    run_at_edge,
+    seed_int,
+)
 
 WORLD = 2  # ranks in the launch: 2 tensor-parallel shards, or 2 pipeline stages
 # max |w - w(1 process)| after 40 steps: the same reasoning and value as for DDP (equivalence.py).
@@ -187,18 +193,6 @@ def train(
 
 
 # --------------------------------------------------------------------------- gathering the weights
-def local_layout(model: nn.Module) -> dict[str, Any]:
-    """What THIS rank holds: its layers, its parameter count, each tensor's local shape."""
-    local = {
-        k: v.to_local() if isinstance(v, DTensor) else v for k, v in model.state_dict().items()
-    }
-    return {
-        "layers": list(OrderedDict.fromkeys(k.split(".")[0] for k in local)),
-        "parameters": sum(v.numel() for v in local.values()),
-        "shapes": {k: list(v.shape) for k, v in local.items()},
-    }
-
-
 def full_weights(model: nn.Module, variant: Variant) -> dict[str, torch.Tensor] | None:
     """The complete weights on rank 0, None elsewhere (every rank must call: it communicates)."""
     state = model.state_dict()
@@ -215,14 +209,6 @@ def full_weights(model: nn.Module, variant: Variant) -> dict[str, torch.Tensor] 
     return {k: v for part in stages for k, v in part.items()} if stages else None
 
 
-def accuracy(state: dict[str, torch.Tensor], cfg: Config, test_set: TensorDataset) -> float:
-    model = build_model(cfg)
-    model.load_state_dict(state)
-    x, y = test_set.tensors
-    with torch.no_grad():
-        return (model(x).argmax(1) == y).float().mean().item()
-
-
 # --------------------------------------------------------------------------- the launch
 def worker(cfg: Config, variants: list[Variant], out: Path, command: list[str]) -> None:
     """Runs on every rank: train each variant, gather, and on rank 0 compare and write."""
@@ -237,13 +223,13 @@ def worker(cfg: Config, variants: list[Variant], out: Path, command: list[str]) 
         model, step_times = train(variant, cfg, train_set, mesh, rank)
         state = full_weights(model, variant)
         layouts: list[Any] = [None] * WORLD
-        dist.all_gather_object(layouts, local_layout(model))
+        dist.all_gather_object(layouts, report.local_layout(model))
         if rank != 0:
             continue
         if reference is None:  # the first variant is the one-process reference
             reference = state
         row = report.compare(variant, state, reference, cfg, step_times, started, layouts)
-        row["test_accuracy"] = accuracy(state, cfg, test_set)
+        row["test_accuracy"] = report.accuracy(build_model, state, cfg, test_set)
         report.save_run(out, row, state, asdict(cfg), data_sha, started, command)
         rows.append(row)
         print(report.progress_line(row), flush=True)
@@ -255,47 +241,19 @@ def worker(cfg: Config, variants: list[Variant], out: Path, command: list[str]) 
     dist.destroy_process_group()
 
 
-def parse_variants(spec: str, micro_batches: int, batch: int) -> list[Variant]:
-    """`tp,pp-gpipe,pp-1f1b:8` -> Variants; every mistake is caught here, before any process starts."""
-    variants = []
-    for token in filter(None, (t.strip() for t in spec.split(","))):
-        kind, _, m_text = token.partition(":")
-        if kind not in KINDS:
-            raise UsageError(f"unknown variant {kind!r} (choose from {', '.join(KINDS)})")
-        m = int(m_text) if m_text.isdigit() else micro_batches
-        if m_text and not m_text.isdigit():
-            raise UsageError(f"micro-batch count in {token!r} must be a whole number")
-        if kind == "tp":
-            variants.append(Variant("tp", "tp"))
-            continue
-        if m < 1 or batch % m:
-            raise UsageError(
-                f"{token}: {m} micro-batches must be at least 1 and divide the batch ({batch})"
-            )
-        if kind == "pp-1f1b" and m < WORLD:
-            raise UsageError(
-                f"{token}: 1F1B needs at least as many micro-batches as stages ({WORLD})"
-            )
-        variants.append(Variant(f"{kind}-m{m}" if m_text else kind, kind, m))
-    names = [v.name for v in variants]
-    if not names or len(set(names)) != len(names):
-        raise UsageError(f"--variants must name each variant once, got {spec!r}")
-    return variants
-
-
 def build_parser() -> argparse.ArgumentParser:
     d = Config()
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = OneLineParser(description=__doc__.splitlines()[0])
     p.add_argument(
         "--variants",
         default="tp,pp-gpipe,pp-1f1b,pp-gpipe:8",
         help="comma-separated tp | pp-gpipe | pp-1f1b; ':M' sets that variant's micro-batches",
     )
     p.add_argument("--micro-batches", type=int, default=4, help="pipeline micro-batches per step")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=seed_int, default=d.seed)
     p.add_argument("--steps", type=int, default=d.steps)
     p.add_argument("--batch", type=int, default=d.batch, help="global batch")
-    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--lr", type=finite_float, default=d.lr)
     p.add_argument("--out", type=Path, default=Path("outputs/model_parallel"))
     p.add_argument("--figure", type=Path, default=None, help="also copy the PNG here (slides)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # set by the launch
@@ -307,9 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> int:
-        if args.steps < 1 or args.batch < 1 or args.lr <= 0:
-            raise UsageError("--steps, --batch and --lr must be positive")
-        variants = parse_variants(args.variants, args.micro_batches, args.batch)
+        require_positive(steps=args.steps, batch=args.batch, lr=args.lr)  # NaN refused too
+        variants = report.parse_variants(
+            args.variants, args.micro_batches, args.batch, KINDS, WORLD
+        )
         cfg = Config(seed=args.seed, steps=args.steps, batch=args.batch, lr=args.lr)
         if args.worker:
             command = ["scaling-model-parallel", *(a for a in argv if a != "--worker")]
@@ -318,33 +277,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.figure and int(os.environ.get("RANK", 0)) == 0:
                 report.copy_figure(args.out, args.figure)
             return 0
-        try:
-            args.out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"cannot create --out {args.out}: {exc.strerror}") from exc
-        return launch(argv)
+        check_out(args.out)  # both paths before the launch: a bad one waits for nothing
+        check_out(args.figure, "--figure", kind="png")
+        return report.launch(argv, WORLD)
 
-    return run_cli(body)
-
-
-def launch(argv: list[str]) -> int:
-    """`python -m torch.distributed.run` = torchrun with this interpreter; rank 0's lines stream."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={WORLD}",
-           "-m", "scaling_multi_gpu.model_parallel", *argv, "--worker"]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    started = time.perf_counter()
-    done = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        tail = "\n".join(done.stderr.splitlines()[-15:])
-        print(
-            f"error: the torchrun launch failed (exit {done.returncode}); its last lines:\n{tail}",
-            file=sys.stderr,
-        )
-        return 1
-    # A benchmark line, not a check: wall time follows the machine and what else runs on it.
-    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
-    print(f"finished in {time.perf_counter() - started:.1f} s ({os.cpu_count()} cores{load})")
-    return 0
+    return run_at_edge(body)
 
 
 if __name__ == "__main__":

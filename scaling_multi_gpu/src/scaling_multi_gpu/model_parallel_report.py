@@ -6,16 +6,19 @@ The lesson is in model_parallel.py; this is what turns its gathered weights into
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import save_file
+from torch.distributed.tensor import DTensor
 
 from scaling_multi_gpu import receipt
-from scaling_multi_gpu.plots import save_figure
+from scaling_multi_gpu.plumbing import BadInput, save_figure
 
 FIGURE = "model_parallel.png"
 
@@ -62,12 +65,10 @@ def save_run(
     started: float,
     command: list[str],
 ) -> None:
-    """weights.pt + run.json for one variant, in out/<variant>/ (weights first: run.json names them)."""
+    """model.safetensors + run.json for one variant, in out/<variant>/ (weights first: run.json
+    names them)."""
     folder = out / row["variant"]
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / ".weights.pt.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, folder / "weights.pt")
+    receipt.atomic_write(folder / "model.safetensors", lambda tmp: save_file(state, str(tmp)))
     metrics = {k: row[k] for k in ("world_size", "max_abs_diff_vs_single")}
     receipt.write_run_json(
         folder,
@@ -80,7 +81,7 @@ def save_run(
         data_sha256=data_sha,
         started=started,
         command=command,
-        weights_file=folder / "weights.pt",
+        weights_file=folder / "model.safetensors",
         out_root=out,
     )  # fmt: skip
 
@@ -172,7 +173,76 @@ def plot(
 
 
 def copy_figure(out: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(out / FIGURE, tmp)
-    os.replace(tmp, target)
+    receipt.atomic_write(target, (out / FIGURE).read_bytes())
+
+
+def parse_variants(
+    spec: str, micro_batches: int, batch: int, kinds: tuple[str, ...], world: int
+) -> list[Any]:
+    """`tp,pp-gpipe,pp-1f1b:8` -> Variants (`:M` = that variant's micro-batch count); every mistake is caught here, before any process starts."""
+    from scaling_multi_gpu import model_parallel as mp
+
+    variants = []
+    for token in filter(None, (t.strip() for t in spec.split(","))):
+        kind, _, m_text = token.partition(":")
+        if kind not in kinds:
+            raise BadInput(f"unknown variant {kind!r} (choose from {', '.join(kinds)})")
+        m = int(m_text) if m_text.isdigit() else micro_batches
+        if m_text and not m_text.isdigit():
+            raise BadInput(f"micro-batch count in {token!r} must be a whole number")
+        if kind == "tp":
+            variants.append(mp.Variant("tp", "tp"))
+            continue
+        if m < 1 or batch % m:
+            raise BadInput(
+                f"{token}: {m} micro-batches must be at least 1 and divide the batch ({batch})"
+            )
+        if kind == "pp-1f1b" and m < world:
+            raise BadInput(
+                f"{token}: 1F1B needs at least as many micro-batches as stages ({world})"
+            )
+        variants.append(mp.Variant(f"{kind}-m{m}" if m_text else kind, kind, m))
+    names = [v.name for v in variants]
+    if not names or len(set(names)) != len(names):
+        raise BadInput(f"--variants must name each variant once, got {spec!r}")
+    return variants
+
+
+def local_layout(model: torch.nn.Module) -> dict[str, Any]:
+    """What THIS rank holds: its layers, its parameter count, each tensor's local shape."""
+    local = {
+        k: v.to_local() if isinstance(v, DTensor) else v for k, v in model.state_dict().items()
+    }
+    return {
+        "layers": list(dict.fromkeys(k.split(".")[0] for k in local)),
+        "parameters": sum(v.numel() for v in local.values()),
+        "shapes": {k: list(v.shape) for k, v in local.items()},
+    }
+
+
+def accuracy(build_model: Any, state: dict[str, torch.Tensor], cfg: Any, test_set: Any) -> float:
+    model = build_model(cfg)
+    model.load_state_dict(state)
+    x, y = test_set.tensors
+    with torch.no_grad():
+        return (model(x).argmax(1) == y).float().mean().item()
+
+
+def launch(argv: list[str], world: int) -> int:
+    """`python -m torch.distributed.run` = torchrun with this interpreter; rank 0's lines stream."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={world}",
+           "-m", "scaling_multi_gpu.model_parallel", *argv, "--worker"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    started = time.perf_counter()
+    done = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.splitlines()[-15:])
+        print(
+            f"error: the torchrun launch failed (exit {done.returncode}); its last lines:\n{tail}",
+            file=sys.stderr,
+        )
+        return 1
+    # A benchmark line, not a check: wall time follows the machine and what else runs on it.
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    print(f"finished in {time.perf_counter() - started:.1f} s ({os.cpu_count()} cores{load})")
+    return 0

@@ -17,13 +17,11 @@
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, get_worker_info
 
-from scaling_multi_gpu.cli import run_cli
+from scaling_multi_gpu.plumbing import OneLineParser, run_at_edge, seed_int
 
 
 class RandomCropDataset(Dataset):
@@ -116,8 +114,8 @@ def augmentations_per_rank(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=0)
+    p = OneLineParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seed", type=seed_int, default=0)
     args = p.parse_args(argv)
 
     def body() -> None:
@@ -153,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             same = ranks[0]["augmentations"] == ranks[1]["augmentations"]
             print(f"    -> both ranks drew the same augmentations: {same}")
 
-    return run_cli(body)
+    return run_at_edge(body)
 
 
 if __name__ == "__main__":

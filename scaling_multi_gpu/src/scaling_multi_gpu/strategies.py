@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from scaling_multi_gpu.cli import UsageError, stable_deepspeed_build_cache
+from scaling_multi_gpu.plumbing import BadInput, stable_deepspeed_build_cache
 
 if TYPE_CHECKING:
     from scaling_multi_gpu.train import TrainConfig
@@ -58,14 +58,31 @@ def init_distributed(device: str = "auto") -> Dist:
     return Dist(rank, world, local_rank, chosen, backend)
 
 
+def check_launch(cfg: TrainConfig, d: Dist) -> None:
+    """Refuse a launch that cannot train this strategy, before any weight is built."""
+    if cfg.strategy in ("single", "dp") and d.world > 1:
+        raise BadInput(f"--strategy {cfg.strategy} runs in one process: launch without torchrun")
+    if cfg.strategy in ("ddp", "fsdp", "deepspeed") and d.backend is None:
+        raise BadInput(f"--strategy {cfg.strategy} needs a process group: launch with torchrun")
+    if cfg.global_batch % (d.world * cfg.grad_accum):
+        raise BadInput(f"--global-batch {cfg.global_batch} is not divisible by world size {d.world} x --grad-accum {cfg.grad_accum}")  # fmt: skip
+    if cfg.grad_accum > 1 and cfg.loss_reduction == "sum":
+        raise BadInput("--grad-accum needs the mean loss (a summed loss is the DDP bug lesson)")
+
+
 def load_deepspeed_config(cfg: TrainConfig) -> dict[str, Any]:
     path = Path(cfg.deepspeed_config) if cfg.deepspeed_config else CONFIG_DIR / "zero2.json"
     if not path.is_file():
-        raise UsageError(f"DeepSpeed config not found: {path}")
+        raise BadInput(f"DeepSpeed config not found: {path}")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"DeepSpeed config {path} is not valid JSON: {exc}") from exc
+        config = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"DeepSpeed config {path} is not valid JSON: {exc}") from None
+    if not isinstance(config, dict) or not isinstance(config.get("zero_optimization", {}), dict):
+        raise BadInput(
+            f"DeepSpeed config {path} is not a JSON object with a zero_optimization object"
+        )
+    return config
 
 
 def parse_variants(spec: str, base: TrainConfig) -> list[TrainConfig]:
@@ -74,7 +91,7 @@ def parse_variants(spec: str, base: TrainConfig) -> list[TrainConfig]:
     for token in filter(None, (t.strip() for t in spec.split(","))):
         name, _, reduction = token.partition(":")
         if reduction not in ("", "mean", "sum"):
-            raise UsageError(f"unknown loss reduction {reduction!r} in {token!r} (mean or sum)")
+            raise BadInput(f"unknown loss reduction {reduction!r} in {token!r} (mean or sum)")
         if reduction == "sum" and base.loss_reduction == "mean":
             # lr / global batch makes a summed loss take the same step as the mean on ONE process,
             # so any difference that remains under DDP is the bug, not a different learning rate.
@@ -89,11 +106,11 @@ def parse_variants(spec: str, base: TrainConfig) -> list[TrainConfig]:
         elif name in STRATEGIES:
             configs.append(replace(base_for_token, strategy=name))
         else:
-            raise UsageError(
+            raise BadInput(
                 f"unknown strategy {name!r} (choose from {', '.join(STRATEGIES + tuple(ZERO_SHORTHANDS))})"
             )
     if not configs:
-        raise UsageError("--strategy is empty")
+        raise BadInput("--strategy is empty")
     for cfg in configs:
         if cfg.strategy == "deepspeed":
             load_deepspeed_config(cfg)  # fail on a bad config now, before any process starts
@@ -106,7 +123,7 @@ def wrap_model(model: nn.Module, cfg: TrainConfig, d: Dist, micro_batch: int):
         # BatchNorm normalises with the statistics of the LOCAL batch; SyncBatchNorm all-reduces
         # them so 2 ranks x 32 images normalise like 1 process x 64. It has no CPU implementation.
         if d.device.type != "cuda" or cfg.strategy not in ("ddp", "fsdp"):
-            raise UsageError("--sync-bn needs GPUs and --strategy ddp or fsdp")
+            raise BadInput("--sync-bn needs GPUs and --strategy ddp or fsdp")
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(d.device)
     if cfg.strategy == "fsdp":
@@ -137,7 +154,7 @@ def wrap_model(model: nn.Module, cfg: TrainConfig, d: Dist, micro_batch: int):
         return nn.parallel.DistributedDataParallel(model, device_ids=ids), optimizer, None
     if cfg.strategy == "deepspeed":
         return wrap_deepspeed(model, optimizer, cfg, d, micro_batch)
-    raise UsageError(f"unknown strategy {cfg.strategy!r}")
+    raise BadInput(f"unknown strategy {cfg.strategy!r}")
 
 
 def wrap_deepspeed(model: nn.Module, optimizer, cfg: TrainConfig, d: Dist, micro_batch: int):
@@ -146,7 +163,7 @@ def wrap_deepspeed(model: nn.Module, optimizer, cfg: TrainConfig, d: Dist, micro
 
     if d.device.type == "cpu":  # else DeepSpeed picks CUDA where present and moves the model there
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
-    stable_deepspeed_build_cache()  # its C++ op: built once per environment (see cli.py)
+    stable_deepspeed_build_cache()  # its C++ op: built once per environment (see plumbing.py)
     import deepspeed
 
     deepspeed.utils.logger.setLevel(logging.WARNING)
@@ -183,13 +200,11 @@ def full_state_dict(module, cfg: TrainConfig) -> dict[str, torch.Tensor]:
         params = list(module.module.parameters())
         with deepspeed.zero.GatheredParameters(params, modifier_rank=None):  # no-op below ZeRO-3
             return {k: v.detach().cpu().clone() for k, v in module.module.state_dict().items()}
-    if cfg.strategy == "fsdp":
-        from torch.distributed.tensor import DTensor
+    if cfg.strategy == "fsdp":  # PyTorch's own gather of the shards, into every rank
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-        return {
-            k: (v.full_tensor() if isinstance(v, DTensor) else v).detach().cpu().clone()
-            for k, v in module.state_dict().items()
-        }
+        full = get_model_state_dict(module, options=StateDictOptions(full_state_dict=True))
+        return {k: v.detach().cpu().clone() for k, v in full.items()}
     inner = (
         module.module
         if isinstance(module, nn.DataParallel | nn.parallel.DistributedDataParallel)
