@@ -12,6 +12,7 @@ Each project declares its commands in its pyproject.toml, one table per `[projec
     outs = ["--out"]      # options naming a FOLDER it writes
     file_outs = []        # options naming a FILE it writes (`--figure`, `--out x.json`)
     floats = ["--lr"]     # every option that takes a float
+    help_from = "..."     # optional: the command whose --help lists the options this one forwards
 
 and for each command this script runs, in this process (imports are slow; the probes are not):
 
@@ -44,7 +45,7 @@ from typing import Any
 
 TIMEOUT_S = 60
 UNWRITABLE = "/proc/forbidden/x"  # /proc refuses new entries, even to root
-KEYS = {"args", "outs", "file_outs", "floats"}
+KEYS = {"args", "outs", "file_outs", "floats", "help_from"}
 
 
 class ProbeTimeout(BaseException):
@@ -189,12 +190,14 @@ def probe_project(project: Path) -> dict[str, Any]:
         if unknown := set(spec) - KEYS:
             report["bad_keys"].append(f"{name}: unknown keys {sorted(unknown)}")
         # A declaration that names an option the command no longer has would probe nothing.
+        # `help_from` names the command whose --help lists the options this one passes on;
+        # `--optimizer.lr` counts as shown where `--optimizer` is (jsonargparse's subclass options).
+        source = spec.get("help_from", name)
+        source_args = spec["args"] if source == name else []
         with tempfile.TemporaryDirectory(prefix="bad-input-") as tmp:
-            helped = call(
-                name, scripts[name], [*map(str, spec.get("args", [])), "--help"], Path(tmp)
-            )
+            helped = call(source, scripts.get(source, ""), [*source_args, "--help"], Path(tmp))
         for option in [*spec.get("outs", []), *spec.get("file_outs", []), *spec.get("floats", [])]:
-            if option not in helped["stdout"]:
+            if option not in helped["stdout"] and option.split(".")[0] not in helped["stdout"]:
                 report["unknown_options"].append(f"{name}: {option} is not in its --help")
         for what, argv, fresh in probes(spec):
             with tempfile.TemporaryDirectory(prefix="bad-input-") as tmp:
