@@ -457,3 +457,25 @@ def check_pre_commit_pins(root: Path) -> list[str]:
                     f"{', '.join(sorted(versions))}"
                 )
     return problems
+
+
+# A lesson file a learner can hold in their head: the receipt's reading half (compare, verify,
+# validate) is the one file allowed past it; any other exception is listed here with its reason.
+MAX_SOURCE_LINES = 320
+LONG_SOURCES_ALLOWED = {"receipt_tools.py": "the receipt's reading half, identical in every topic"}
+
+
+def check_source_sizes(root: Path) -> list[str]:
+    """No file under a project's src/ is over MAX_SOURCE_LINES lines, except those allowed."""
+    problems = []
+    for project in discover_projects(root):
+        for path in sorted((root / project / "src").rglob("*.py")):
+            if SKIP_DIRS.intersection(path.parts) or path.name in LONG_SOURCES_ALLOWED:
+                continue
+            lines = len(path.read_text(errors="replace").splitlines())
+            if lines > MAX_SOURCE_LINES:
+                problems.append(
+                    f"{path.relative_to(root)}: {lines} lines (limit {MAX_SOURCE_LINES}): split it"
+                    " by idea, or add it to LONG_SOURCES_ALLOWED with the reason"
+                )
+    return problems

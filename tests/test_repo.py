@@ -28,6 +28,7 @@ from checks import (
     check_receipts_verified,
     check_shared_versions,
     check_skeleton,
+    check_source_sizes,
 )
 from runner import discover_projects, discover_topics
 
@@ -84,6 +85,10 @@ def test_every_topic_has_checked_exercises(repo: Path) -> None:
 
 def test_no_test_reads_the_load_average(repo: Path) -> None:
     assert_no_problems(check_no_load_average(repo))
+
+
+def test_lesson_files_are_short_enough_to_read(repo: Path) -> None:
+    assert_no_problems(check_source_sizes(repo))
 
 
 def test_pre_commit_hooks_run_the_locked_version(repo: Path) -> None:

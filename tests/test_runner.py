@@ -26,6 +26,7 @@ from checks import (
     check_receipts_identical,
     check_receipts_verified,
     check_skeleton,
+    check_source_sizes,
     receipt_fields,
 )
 from runner import (
@@ -648,4 +649,17 @@ def test_a_pre_commit_hook_at_another_version_than_the_lock_is_named(tmp_path: P
     (topic / ".pre-commit-config.yaml").write_text(hook.format("0.8.1"))
     assert check_pre_commit_pins(tmp_path) == [
         "notebooks_topic/.pre-commit-config.yaml: nbstripout rev 0.8.1, but the locks hold 0.9.1"
+    ]
+
+
+def test_a_lesson_file_over_the_line_limit_is_named(tmp_path: Path) -> None:
+    topic = make_topic(tmp_path, "wordy")
+    code = topic / "src" / "wordy" / "train.py"
+    code.write_text("x = 1\n" * 320)
+    assert check_source_sizes(tmp_path) == []
+    code.write_text("x = 1\n" * 321)
+    (topic / "src" / "wordy" / "receipt_tools.py").write_text("x = 1\n" * 600)  # allowed
+    assert check_source_sizes(tmp_path) == [
+        "wordy/src/wordy/train.py: 321 lines (limit 320): split it by idea, or add it to"
+        " LONG_SOURCES_ALLOWED with the reason"
     ]
