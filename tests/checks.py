@@ -479,3 +479,33 @@ def check_source_sizes(root: Path) -> list[str]:
                     " by idea, or add it to LONG_SOURCES_ALLOWED with the reason"
                 )
     return problems
+
+
+# One edge per topic, named the same everywhere: a learner who read one topic's plumbing.py
+# knows every topic's. And one atomic writer, the receipt's: no topic renames files itself.
+PLUMBING_NAMES = ["BadInput", "OneLineParser", "run_at_edge", "finite_float", "check_out"]
+
+
+def check_plumbing(root: Path) -> list[str]:
+    """Each topic's src/<topic>/plumbing.py defines PLUMBING_NAMES; only the receipt renames."""
+    problems = []
+    for topic in discover_topics(root):
+        plumbing = root / topic / "src" / topic / "plumbing.py"
+        if not plumbing.is_file():
+            problems.append(f"{topic}: no src/{topic}/plumbing.py (the command edge)")
+            continue
+        tree = ast.parse(plumbing.read_text())
+        defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+        for name in PLUMBING_NAMES:
+            if name not in defined:
+                problems.append(f"{topic}/src/{topic}/plumbing.py: no `{name}`")
+        for path, text in python_sources(root / topic):
+            in_src = path.relative_to(root / topic).parts[0] == "src"
+            if path.name in {"receipt.py", "receipt_tools.py"} or not in_src:
+                continue
+            if "os.replace(" in text or ".replace(tmp" in text:
+                problems.append(
+                    f"{path.relative_to(root)}: renames a temporary file itself; use the"
+                    " receipt's atomic_write"
+                )
+    return problems

@@ -21,6 +21,7 @@ from checks import (
     check_locks,
     check_no_load_average,
     check_notebooks_stripped,
+    check_plumbing,
     check_pre_commit_pins,
     check_receipt_fields_documented,
     check_receipt_size,
@@ -85,6 +86,10 @@ def test_every_topic_has_checked_exercises(repo: Path) -> None:
 
 def test_no_test_reads_the_load_average(repo: Path) -> None:
     assert_no_problems(check_no_load_average(repo))
+
+
+def test_one_command_edge_and_one_atomic_writer_per_topic(repo: Path) -> None:
+    assert_no_problems(check_plumbing(repo))
 
 
 def test_lesson_files_are_short_enough_to_read(repo: Path) -> None:

@@ -20,6 +20,7 @@ from checks import (
     check_file_sizes,
     check_locks,
     check_no_load_average,
+    check_plumbing,
     check_pre_commit_pins,
     check_receipt_fields_documented,
     check_receipt_size,
@@ -662,4 +663,18 @@ def test_a_lesson_file_over_the_line_limit_is_named(tmp_path: Path) -> None:
     assert check_source_sizes(tmp_path) == [
         "wordy/src/wordy/train.py: 321 lines (limit 320): split it by idea, or add it to"
         " LONG_SOURCES_ALLOWED with the reason"
+    ]
+
+
+def test_a_topic_without_the_common_edge_or_with_its_own_rename_is_named(tmp_path: Path) -> None:
+    topic = make_topic(tmp_path, "edgy")
+    names = "class BadInput(Exception): ...\nclass OneLineParser: ...\ndef run_at_edge(): ...\n"
+    plumbing = topic / "src" / "edgy" / "plumbing.py"
+    plumbing.write_text(names + "def finite_float(): ...\ndef check_out(): ...\n")
+    assert check_plumbing(tmp_path) == []
+    plumbing.write_text(names + "def check_out(): ...\n")
+    (topic / "src" / "edgy" / "figures.py").write_text("import os\nos.replace(tmp, path)\n")
+    assert check_plumbing(tmp_path) == [
+        "edgy/src/edgy/plumbing.py: no `finite_float`",
+        "edgy/src/edgy/figures.py: renames a temporary file itself; use the receipt's atomic_write",
     ]
