@@ -8,13 +8,14 @@ import json
 import re
 import warnings
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
 from model_sharing.receipt import weights_sha256
 from safetensors.torch import load_file
 
-from model_sharing import card, classifier, demo
+from model_sharing import card, classifier, demo, receipt
 
 TOPIC = Path(__file__).resolve().parents[1]
 
@@ -60,8 +61,11 @@ def demo_run(tmp_path_factory) -> tuple[list[str], Path, Path]:
     """One headline run shared by the tests below: (printed lines, --out folder, figures)."""
     root = tmp_path_factory.mktemp("demo")
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        code = demo.main(["--out", str(root / "demo"), "--figures", str(root / "figures")])
+    argv = ["--out", str(root / "demo"), "--figures", str(root / "figures")]
+    # In this process the command line is pytest's: give the receipt the one a learner types.
+    typed = mock.patch.object(receipt, "command_line", lambda: ["ms-demo", *argv])
+    with contextlib.redirect_stdout(printed), typed:
+        code = demo.main(argv)
     assert code == 0
     return printed.getvalue().splitlines(), root / "demo", root / "figures"
 
@@ -212,5 +216,5 @@ def test_verify_reruns_the_demo_and_matches_its_classifier(demo_run, capsys, mon
     capsys.readouterr()
     monkeypatch.chdir(TOPIC)
     code = receipt_main(["verify", str(folder / "digits-mlp" / "run.json")])
-    printed = capsys.readouterr().out
-    assert code == 0 and "MATCH" in printed, printed
+    printed = capsys.readouterr()
+    assert code == 0 and "MATCH" in printed.out, printed.out + printed.err
