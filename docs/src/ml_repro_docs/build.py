@@ -128,8 +128,9 @@ def build(repo: Path, out: Path, offline: bool, execution: str, cache_root: Path
     shutil.copytree(DOCS / "site", stage)
     topics = session_topics(repo)
     decks = {"opening": repo / "slides.md"}
-    for topic in topics:
+    for topic in topics:  # every topic first: a README may link to another topic's folder
         copy_project(repo / topic, stage / topic)
+    for topic in topics:
         rewrite_readme(stage / topic / "README.md", topic)
         exercise_blocks(stage / topic, stage / "_generated" / f"{topic}-exercises.md")
         decks[topic] = repo / topic / "slides.md"
