@@ -43,7 +43,10 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-TIMEOUT_S = 60
+# Not a speed limit: generous enough for slow imports on a loaded machine. A command that
+# starts the work instead of refusing is caught either way: by this alarm, or, when it finishes
+# sooner, by the files it leaves behind.
+TIMEOUT_S = 300
 UNWRITABLE = "/proc/forbidden/x"  # /proc refuses new entries, even to root
 KEYS = {"args", "outs", "file_outs", "floats", "help_from"}
 

@@ -127,6 +127,15 @@ def test_the_four_terms_are_defined_the_same_way(repo: Path, doc: str) -> None:
         assert not rows, f"{doc}: another definition of {term!r}: {rows}"
 
 
+# The 09:00 talk the workshop's schedule names; its slides live on Zenodo, not here.
+OPENING_TALK = "https://zenodo.org/records/17575944"
+
+
+@pytest.mark.parametrize("doc", ["slides.md", "README.md", "docs/site/sessions/opening.md"])
+def test_the_opening_talk_is_linked(repo: Path, doc: str) -> None:
+    assert f"({OPENING_TALK})" in (repo / doc).read_text(), f"{doc}: no link to {OPENING_TALK}"
+
+
 def test_readme_tells_learners_how_to_work(repo: Path) -> None:
     """The root README explains the exercises and the JupyterHub route; each topic names its kernel."""
     readme = (repo / "README.md").read_text()
