@@ -33,7 +33,7 @@ def test_committed_recipes_pass(name):
 def test_cli_passes_on_committed_recipes():
     done = run_module("environments.recipes")
     assert done.returncode == 0, done.stdout
-    assert done.stdout.count("ok ") == len(RECIPES)
+    assert done.stdout.count("ok ") == len(RECIPES) + 1  # and hub/Dockerfile (tests/test_hub.py)
 
 
 @pytest.mark.parametrize(
@@ -61,6 +61,10 @@ def test_cli_passes_on_committed_recipes():
         ("Dockerfile", "uv sync --locked --no-dev --no-editable", "uv sync --no-dev", "--locked"),
         ("apptainer-uv.def", "UV_NO_CACHE=1 ", "", "cache"),
         ("apptainer-conda.def", "micromamba clean --all --yes", "true", "package cache"),
+        ("apptainer-conda.def", "%help", "%nothelp", "has no %help"),
+        ("apptainer-conda.def", "%labels", "%notlabels", "has no %labels"),
+        ("apptainer-uv.def", "%help", "%nothelp", "has no %help"),
+        ("apptainer-uv.def", "%labels", "%notlabels", "has no %labels"),
     ],
 )
 def test_broken_recipe_is_caught(tmp_path, name, old, new, expected):
