@@ -48,15 +48,21 @@ def test_headline_run_learns_fast_and_writes_everything(jobs):
     assert set(receipt) >= {"command", "seed", "config", "git", "lock_sha256", "data_sha256", "env"}
 
 
-def test_same_seed_in_separate_processes_gives_identical_weights(jobs):
-    a, b = headline(jobs, "headline_a"), headline(jobs, "headline_b")
+def twin(tmp_path, *args: str) -> dict:
+    """The headline run again, in this (pytest's) process: not the process that ran headline_a."""
+    train([f"--out={tmp_path}", "--trainer.enable_progress_bar=false", *args], verbose=False)
+    return json.loads((tmp_path / "run.json").read_text())
+
+
+def test_same_seed_in_separate_processes_gives_identical_weights(jobs, tmp_path):
+    a, b = headline(jobs, "headline_a"), twin(tmp_path)
     assert a["weights_sha256"] == b["weights_sha256"]
     assert a["data_sha256"] == b["data_sha256"]
 
 
-def test_two_dataloader_workers_give_the_same_weights_as_none(jobs):
+def test_two_dataloader_workers_give_the_same_weights_as_none(jobs, tmp_path):
     """The batch order is f(seed, epoch), so moving loading into 2 worker processes changes nothing."""
-    a, w2 = headline(jobs, "headline_a"), headline(jobs, "headline_w")
+    a, w2 = headline(jobs, "headline_a"), twin(tmp_path, "--data.num_workers=2")
     assert w2["config"]["data"]["num_workers"] == 2
     assert w2["weights_sha256"] == a["weights_sha256"]
 

@@ -130,19 +130,12 @@ def test_every_drift_receipt_has_the_documented_fields(drift):
         assert validate_receipt(load_receipt(Path(r["receipt"]))) == [], r["receipt"]
 
 
-def test_verify_applies_the_recorded_kernel_setting(drift):
-    """Verifying the MKL row re-runs with MKL_CBWR=COMPATIBLE and so matches that row, not the first."""
-    row = next(r for r in drift["rows"] if r["machine"] == "MKL compatible")
-    done = run([*RECEIPT, "verify", row["receipt"]])
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "MKL_CBWR=COMPATIBLE" in done.stdout and "MATCH" in done.stdout
-
-
 @pytest.mark.verifies("mt-train")
-def test_verify_reruns_a_fresh_headline_receipt_and_catches_an_edited_hash(drift, tmp_path):
-    """One re-run serves both claims: verify of an edited copy says it does not match, and the
-    run it made (kept with --out) is IDENTICAL to the original receipt: the run reproduces."""
-    original = Path(drift["rows"][0]["receipt"])
+def test_verify_reruns_with_the_recorded_kernel_setting_and_catches_an_edited_hash(drift, tmp_path):
+    """One re-run serves three claims. The MKL row's receipt, its hash edited in a copy: verify
+    applies the recorded MKL_CBWR=COMPATIBLE, says the edited copy does not match, and the run it
+    made (kept with --out) is IDENTICAL to the row's original receipt: the run reproduces."""
+    original = Path(next(r for r in drift["rows"] if r["machine"] == "MKL compatible")["receipt"])
     copy = tmp_path / "edited"
     shutil.copytree(original.parent, copy)
     receipt = json.loads((copy / "run.json").read_text())
@@ -150,7 +143,7 @@ def test_verify_reruns_a_fresh_headline_receipt_and_catches_an_edited_hash(drift
     (copy / "run.json").write_text(json.dumps(receipt))
     done = run([*RECEIPT, "verify", str(copy / "run.json"), "--out", str(tmp_path / "rerun")])
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "MATCH" not in done.stdout
+    assert "MKL_CBWR=COMPATIBLE" in done.stdout and "MATCH" not in done.stdout, done.stdout
     again = run([*RECEIPT, "compare", str(original), str(tmp_path / "rerun" / "run.json")])
     assert again.returncode == 0 and again.stdout.startswith("IDENTICAL"), again.stdout
 
