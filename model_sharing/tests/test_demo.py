@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import re
 import warnings
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import pytest
 from model_sharing.receipt import weights_sha256
 from safetensors.torch import load_file
 
-from model_sharing import card, classifier, demo, receipt
+from model_sharing import card, classifier, demo
 
 TOPIC = Path(__file__).resolve().parents[1]
 
@@ -54,20 +51,6 @@ def fingerprint_table(readme: str) -> list[dict[str, str]]:
 def evidence(lines: list[str], claim: str) -> str:
     """The value column of the table row that starts with `claim` (columns: two+ spaces)."""
     return next(ln for ln in lines if ln.startswith(claim)).split("  ", 1)[1].strip()
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory) -> tuple[list[str], Path, Path]:
-    """One headline run shared by the tests below: (printed lines, --out folder, figures)."""
-    root = tmp_path_factory.mktemp("demo")
-    printed = io.StringIO()
-    argv = ["--out", str(root / "demo"), "--figures", str(root / "figures")]
-    # In this process the command line is pytest's: give the receipt the one a learner types.
-    typed = mock.patch.object(receipt, "command_line", lambda: ["ms-demo", *argv])
-    with contextlib.redirect_stdout(printed), typed:
-        code = demo.main(argv)
-    assert code == 0
-    return printed.getvalue().splitlines(), root / "demo", root / "figures"
 
 
 def check_machine_rows(readme: str, out: list[str], folder: Path) -> str:
