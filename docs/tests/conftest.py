@@ -50,6 +50,17 @@ def playwright_starts() -> bool:
 
 
 @pytest.fixture(scope="session")
+def browser(chromium: str):  # noqa: ANN201 - a Playwright Browser
+    """One Chromium for every browser test of the session (each opens its own pages)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        started = p.chromium.launch(executable_path=chromium)
+        yield started
+        started.close()
+
+
+@pytest.fixture(scope="session")
 def marp() -> Path:
     path = REPO / "node_modules" / ".bin" / "marp"
     need("Marp (`npm ci` at the repository root)", path.exists())

@@ -34,8 +34,8 @@ def test_site_is_built_offline_with_warnings_as_errors(site: Site) -> None:
     assert missing == [], f"pages missing from the site: {missing}"
 
 
-def test_every_page_loads_offline_with_its_images_and_links(site: Site, chromium: str) -> None:
-    problems = check_site(site.html, chromium=chromium)
+def test_every_page_loads_offline_with_its_images_and_links(site: Site, browser) -> None:  # noqa: ANN001
+    problems = check_site(site.html, browser=browser)
     assert problems == [], "\n".join(problems)
     assert len(pages_of(site.html)) > 20
 
@@ -84,23 +84,19 @@ def test_stored_trap_is_shown_as_stored_next_to_its_fresh_run(site: Site) -> Non
     assert fresh_numbers - stored_numbers, "the fresh run shows only the stored numbers"
 
 
-def test_a_collapsed_solution_opens_on_click(site: Site, chromium: str) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_a_collapsed_solution_opens_on_click(site: Site, browser) -> None:  # noqa: ANN001
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto((site.html / "index.html").as_uri())
-        page.screenshot(path=str(SCREENSHOTS / "home.png"), full_page=True)
-        page.goto((site.html / "sessions" / "modular_training.html").as_uri())
-        solution = page.locator(".admonition.solution").first
-        body = solution.locator("p").last
-        assert not body.is_visible(), "the solution is not collapsed"
-        solution.locator("button.toggle-button").first.click()
-        body.wait_for(state="visible", timeout=5000)
-        page.screenshot(path=str(SCREENSHOTS / "session-modular_training.png"), full_page=True)
-        browser.close()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto((site.html / "index.html").as_uri())
+    page.screenshot(path=str(SCREENSHOTS / "home.png"), full_page=True)
+    page.goto((site.html / "sessions" / "modular_training.html").as_uri())
+    solution = page.locator(".admonition.solution").first
+    body = solution.locator("p").last
+    assert not body.is_visible(), "the solution is not collapsed"
+    solution.locator("button.toggle-button").first.click()
+    body.wait_for(state="visible", timeout=5000)
+    page.screenshot(path=str(SCREENSHOTS / "session-modular_training.png"), full_page=True)
+    page.close()
 
 
 @pytest.fixture(scope="module")
@@ -115,24 +111,24 @@ def plant(path: Path, html: str) -> None:
     path.write_text(text.replace("</body>", html + "</body>", 1))
 
 
-def test_check_fails_on_a_deleted_image(planted: Path, chromium: str) -> None:
+def test_check_fails_on_a_deleted_image(planted: Path, browser) -> None:  # noqa: ANN001
     figure = re.compile(r'<img[^>]+src="((?:\.\./)*_images/[^"]+)"')
     page = next(p for p in sorted(planted.rglob("*.html")) if figure.search(p.read_text()))
     image = figure.search(page.read_text()).group(1)
     (page.parent / image).unlink()
-    problems = check_site(planted, [page], chromium=chromium)
+    problems = check_site(planted, [page], browser=browser)
     assert any("image does not load" in p and Path(image).name in p for p in problems), problems
 
 
-def test_check_fails_on_a_link_to_a_missing_page(planted: Path, chromium: str) -> None:
+def test_check_fails_on_a_link_to_a_missing_page(planted: Path, browser) -> None:  # noqa: ANN001
     page = planted / "setup.html"
     plant(page, '<a href="sessions/no-such-session.html">next</a>')
-    problems = check_site(planted, [page], chromium=chromium)
+    problems = check_site(planted, [page], browser=browser)
     assert any("no-such-session.html, which does not exist" in p for p in problems), problems
 
 
-def test_check_fails_on_a_script_from_another_host(planted: Path, chromium: str) -> None:
+def test_check_fails_on_a_script_from_another_host(planted: Path, browser) -> None:  # noqa: ANN001
     page = planted / "receipt.html"
     plant(page, '<script src="https://cdn.example.org/tracker.js"></script>')
-    problems = check_site(planted, [page], chromium=chromium)
+    problems = check_site(planted, [page], browser=browser)
     assert any("requests https://cdn.example.org/tracker.js" in p for p in problems), problems

@@ -31,18 +31,18 @@ def deck_id(deck: Path) -> str:
         for d in default_decks(REPO)
     ],
 )
-def test_committed_deck_fits_the_projector(deck: Path, marp: Path, chromium: str) -> None:
-    problems = check([deck], REPO)
+def test_committed_deck_fits_the_projector(deck: Path, marp: Path, browser) -> None:  # noqa: ANN001
+    problems = check([deck], REPO, browser=browser)
     assert problems == [], "\n".join(problems)
 
 
-def test_a_slide_of_40_bullet_lines_fails(tmp_path: Path, marp: Path, chromium: str) -> None:
+def test_a_slide_of_40_bullet_lines_fails(tmp_path: Path, marp: Path, browser) -> None:  # noqa: ANN001
     deck = tmp_path / "slides.md"
     bullets = "\n".join(f"- point {i}" for i in range(1, 41))
     deck.write_text(
         f"---\nmarp: true\n---\n\n# Fits\n\n- one point\n\n---\n\n# Too long\n\n{bullets}\n"
     )
-    problems = check([deck], REPO)
+    problems = check([deck], REPO, browser=browser)
     assert len(problems) == 1, problems
     assert "slide 2: content ends at" in problems[0]
     bottom = float(problems[0].split("content ends at ")[1].split(" px")[0])

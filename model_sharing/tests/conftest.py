@@ -139,6 +139,27 @@ def lm_folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> tuple[list[str], Path, Path]:
+    """One headline `ms-demo` run, shared: (printed lines, --out folder, figures folder). It
+    trains the classifier and the tiny GPT-2 with seed 0 in folders of its own."""
+    import contextlib
+    import io
+    from unittest import mock
+
+    from model_sharing import demo, receipt
+
+    root = tmp_path_factory.mktemp("demo")
+    printed = io.StringIO()
+    argv = ["--out", str(root / "demo"), "--figures", str(root / "figures")]
+    # In this process the command line is pytest's: give the receipt the one a learner types.
+    typed = mock.patch.object(receipt, "command_line", lambda: ["ms-demo", *argv])
+    with contextlib.redirect_stdout(printed), typed:
+        code = demo.main(argv)
+    assert code == 0
+    return printed.getvalue().splitlines(), root / "demo", root / "figures"
+
+
+@pytest.fixture(scope="session")
 def split():
     from model_sharing.data import load_digits_split
 

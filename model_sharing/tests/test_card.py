@@ -1,7 +1,8 @@
 """Cards come from the Hub's template, every standard section is filled, numbers are re-measured.
 
 The card's numbers are checked against an INDEPENDENT computation (a recount on the loaded model,
-transformers' own loss, scipy's interval), never against the run.json they were written from.
+transformers' own loss, the Wilson interval's defining property), never against the run.json they
+were written from.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import statistics
 import subprocess
 from pathlib import Path
 
@@ -18,13 +20,12 @@ from huggingface_hub import ModelCard
 from huggingface_hub.repocard import metadata_load
 from model_sharing.card import (
     SCHEMA_KEYS,
+    accuracy_text,
     validate_card,
-    wilson_interval,
     write_classifier_card,
 )
 from model_sharing.classifier import load_classifier
 from model_sharing.plumbing import ShareError
-from scipy.stats import binomtest
 
 TOPIC = Path(__file__).resolve().parents[1]
 PLACEHOLDER = "[More Information Needed]"
@@ -60,24 +61,48 @@ def test_card_is_the_hub_template_with_the_standard_sections_filled(request, fol
     assert "@software{" in text  # a BibTeX entry under Citation
 
 
-def test_card_accuracy_is_a_recount_out_of_n_with_scipys_interval(digits_folder, split):
+INTERVAL = re.compile(r"(\d+)/(\d+) correct = [\d.]+ \(95% Wilson interval ([\d.]+)-([\d.]+)\)")
+
+
+def score_z(k: int, n: int, p: float) -> float:
+    """The score test's statistic for k of n against the proportion p (Wilson, 1927)."""
+    return abs(k / n - p) / math.sqrt(p * (1 - p) / n)
+
+
+def assert_wilson(text: str) -> None:
+    """Each end of a 95% Wilson interval is the proportion the score test only just rejects:
+    its z is the 97.5% normal quantile (1.96). The ends are printed to 3 decimals, so z = 1.96
+    must fall between the z of (end - 0.0005) and of (end + 0.0005). No interval library is
+    used: an exact (Clopper-Pearson) or a textbook (Wald) interval has other ends and fails."""
+    k, n, low, high = INTERVAL.search(text).groups()
+    k, n, low, high = int(k), int(n), float(low), float(high)
+    z = statistics.NormalDist().inv_cdf(0.975)
+    for end, edge in ((low, 0.0), (high, 1.0)):
+        if k / n == edge:  # 0/n or n/n: that end is 0 or 1 itself
+            assert end == edge, text
+            continue
+        zs = [score_z(k, n, min(max(end + d, 1e-12), 1 - 1e-12)) for d in (-5e-4, 5e-4)]
+        assert min(zs) <= z <= max(zs), (text, end, zs)
+
+
+def test_card_accuracy_is_a_recount_out_of_n_with_a_wilson_interval(digits_folder, split):
     model = load_classifier(digits_folder)
     with torch.no_grad():
         correct = int((model(split.x_test).argmax(1) == split.y_test).sum())
     n = len(split.y_test)
-    ci = binomtest(correct, n).proportion_ci(0.95, method="wilson")
     text = (digits_folder / "README.md").read_text()
     assert f"{correct}/{n} correct" in text
-    assert f"95% Wilson interval {ci.low:.3f}-{ci.high:.3f}" in text
+    assert_wilson(text)
     value = metadata_load(digits_folder / "README.md")["model-index"][0]["results"][0]
     assert value["metrics"][0]["value"] == round(correct / n, 4)  # 4 digits, no float32 tail
     assert f"split: test ({n} images" in text
 
 
-@pytest.mark.parametrize(("k", "n"), [(0, 10), (7, 10), (438, 450), (450, 450)])
-def test_wilson_interval_matches_scipy(k, n):
-    ci = binomtest(k, n).proportion_ci(0.95, method="wilson")
-    assert wilson_interval(k, n) == pytest.approx((ci.low, ci.high), abs=1e-12)
+@pytest.mark.parametrize(("k", "n"), [(0, 10), (1, 10), (7, 10), (438, 450), (450, 450)])
+def test_the_stated_interval_is_wilsons_at_small_n_and_at_the_edges(k, n):
+    text = accuracy_text(k, n)
+    assert text.startswith(f"{k}/{n} correct = {k / n:.4f} (95% Wilson interval ")
+    assert_wilson(text)
 
 
 def test_lm_card_perplexity_matches_transformers_own_loss(lm_folder):

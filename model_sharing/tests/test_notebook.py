@@ -22,6 +22,20 @@ def test_notebook_is_stored_without_outputs(notebook):
             assert cell.outputs == [] and cell.execution_count is None
 
 
+def test_sharing_notebook_shows_the_library_calls_in_its_cells():
+    """The calls a learner should copy are in the cells, not behind a helper of ours."""
+    nb = nbformat.read(NOTEBOOKS / "01-model_sharing.ipynb", as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    for call in (
+        "torch.load(",
+        "weights_only=True",
+        "weights_only=False",
+        "save_file(",
+        "safe_open(",
+    ):
+        assert call in code, f"no {call} in the code cells of notebook 01"
+
+
 def execute(notebook: Path, tmp_path: Path) -> nbformat.NotebookNode:
     copy = Path(shutil.copy(notebook, tmp_path / notebook.name))
     nb = nbformat.read(copy, as_version=4)

@@ -7,11 +7,10 @@ Someone who downloads the folder and retrains it can tell "same bits", "another 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_as_console_script
 from model_sharing.receipt_tools import main as receipt_main
 
 TOPIC = Path(__file__).resolve().parents[1]
@@ -51,11 +50,13 @@ def test_verify_retrains_the_shared_folder_bit_for_bit(folders, capsys, monkeypa
 
 @pytest.mark.verifies("ms-lm")
 def test_verify_retrains_a_tiny_lm_folder_bit_for_bit(tmp_path, capsys, monkeypatch):
+    """`ms-lm` runs here, in this process (torch and transformers already imported); verify
+    re-runs the recorded `ms-lm ...` in a fresh process, so the two runs share nothing."""
     out = tmp_path / "lm"
-    argv = [sys.executable, "-m", "model_sharing.tiny_lm", "--steps", "3", "--out", str(out)]
-    done = subprocess.run(argv, cwd=TOPIC, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
     monkeypatch.chdir(TOPIC)
+    run_as_console_script("ms-lm", ["--steps", "3", "--out", str(out)])
+    assert json.loads((out / "run.json").read_text())["command"][0] == "ms-lm"
+    capsys.readouterr()
     code = receipt_main(["verify", str(out / "run.json")])
     printed = capsys.readouterr().out
     assert code == 0 and "MATCH" in printed, printed

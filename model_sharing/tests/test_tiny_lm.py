@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from model_sharing.receipt import weights_sha256
 from model_sharing.tiny_lm import generate_corpus, greedy_sample, train_tokenizer
@@ -63,16 +64,14 @@ def test_fresh_process_without_our_package_reproduces_the_sample(lm_folder, stra
     assert got["text"] == saved["text"]
 
 
-def test_same_seed_retrains_to_the_same_folder(lm_folder, tmp_path):
-    from conftest import SEED
-    from model_sharing.tiny_lm import share_lm
-
-    sample = share_lm(tmp_path / "again", seed=SEED)
-    first = json.loads((lm_folder / "run.json").read_text())
-    again = json.loads((tmp_path / "again" / "run.json").read_text())
-    assert again["weights_sha256"] == first["weights_sha256"]
-    assert again["data_sha256"] == first["data_sha256"]
-    assert (tmp_path / "again" / "tokenizer.json").read_bytes() == (
-        lm_folder / "tokenizer.json"
-    ).read_bytes()
-    assert sample == json.loads((lm_folder / "sample.json").read_text())
+@pytest.mark.slow
+def test_same_seed_retrains_to_the_same_folder(lm_folder, demo_run):
+    """`ms-demo` trains the tiny GPT-2 again, with the same seed, into a folder of its own."""
+    again = demo_run[1] / "tiny-gpt2"
+    first_run = json.loads((lm_folder / "run.json").read_text())
+    again_run = json.loads((again / "run.json").read_text())
+    assert again_run["command"][0] == "ms-demo" and first_run["command"][0] != "ms-demo"
+    assert again_run["weights_sha256"] == first_run["weights_sha256"]
+    assert again_run["data_sha256"] == first_run["data_sha256"]
+    for name in ("model.safetensors", "tokenizer.json", "sample.json"):
+        assert (again / name).read_bytes() == (lm_folder / name).read_bytes(), name

@@ -107,6 +107,28 @@ def render_slides(repo: Path, stage: Path, decks: dict[str, Path]) -> None:
             shutil.copy2(deck.parent / image, target)
 
 
+def execute_notebooks(stage: Path, cache_path: Path) -> list[str]:
+    """Execute the staged teaching notebooks the cache does not hold yet, one per CPU core at a
+    time, with jupyter-cache's own parallel executor, into the cache MyST-NB reads: Sphinx then
+    renders each from the cache instead of executing them one after another. Each runs in its
+    topic's kernel and folder, as MyST-NB would run it. A notebook that fails here is executed
+    again by MyST-NB, whose error (with its traceback) fails the build. One line per notebook."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.executors import load_executor
+
+    cache = get_cache(str(cache_path))
+    for notebook in sorted(stage.glob("*/notebooks/*.ipynb")):
+        cache.add_nb_to_project(str(notebook))
+    cache.db.dispose()  # each worker process opens its own connection to the cache's database
+    result = load_executor("local-parallel", cache).run_and_cache(timeout=600)
+    seconds = {r.uri: r.data.get("execution_seconds", 0.0) for r in cache.list_cache_records()}
+    lines = [
+        f"executed {Path(u).relative_to(stage)} in {seconds[u]:.1f} s" for u in result.succeeded
+    ]
+    failed = result.excepted + result.errored
+    return lines + [f"{Path(u).relative_to(stage)} failed; Sphinx runs it again" for u in failed]
+
+
 def sphinx(stage: Path, html: Path, env: dict[str, str]) -> int:
     """sphinx-build -W --keep-going in a child process (so the kernels' env is its own)."""
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q"]
@@ -139,12 +161,18 @@ def build(repo: Path, out: Path, offline: bool, execution: str, cache_root: Path
     t = phase("staging, environments and kernels", t)
     render_slides(repo, stage, decks)
     t = phase("slides (Marp)", t)
+    cache = cache_root / f"jupyter-cache-{environment_key(repo, topics)}"
     env = {
         "JUPYTER_PATH": str(kernels / "share" / "jupyter"),
         "ML_REPRO_NB_EXECUTION": execution,
-        "ML_REPRO_NB_CACHE": str(cache_root / f"jupyter-cache-{environment_key(repo, topics)}"),
+        "ML_REPRO_NB_CACHE": str(cache),
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
     }
+    if execution == "cache":
+        os.environ.update(env)  # the kernels started below find the topic kernels
+        for line in execute_notebooks(stage, cache):
+            print(f"site-build: {line}", file=sys.stderr, flush=True)
+        t = phase("notebooks, side by side", t)
     if sphinx(stage, out / "html", env) != 0:
         raise RuntimeError(
             "sphinx-build reported warnings or errors (above); the site is not built"

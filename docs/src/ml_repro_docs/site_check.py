@@ -97,18 +97,25 @@ def check_page(page, path: Path, html: Path) -> list[str]:  # noqa: ANN001 - a P
 
 
 def check_site(
-    html: Path, pages: list[Path] | None = None, chromium: str | None = None
+    html: Path,
+    pages: list[Path] | None = None,
+    chromium: str | None = None,
+    browser=None,  # noqa: ANN001 - a Playwright Browser to reuse (one per test session)
 ) -> list[str]:
     """All problems of the given pages (default: every page of the site)."""
-    from playwright.sync_api import sync_playwright
+    if browser is None:
+        from playwright.sync_api import sync_playwright
 
+        with sync_playwright() as p:
+            own = p.chromium.launch(executable_path=chromium or chromium_path())
+            try:
+                return check_site(html, pages, browser=own)
+            finally:
+                own.close()
     html = html.resolve()
     problems = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium or chromium_path())
-        for path in [q.resolve() for q in pages] if pages else pages_of(html):
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            problems += check_page(page, path, html)
-            page.close()
-        browser.close()
+    for path in [q.resolve() for q in pages] if pages else pages_of(html):
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        problems += check_page(page, path, html)
+        page.close()
     return problems

@@ -117,23 +117,27 @@ def render(marp: Path, deck: Path, out: Path) -> Path:
     return html
 
 
-def measure(htmls: list[Path], chromium: str) -> list[list[dict]]:
-    """Per deck, per slide: content's lowest bottom and rightmost edge, after fonts loaded."""
-    from playwright.sync_api import sync_playwright
+def measure(htmls: list[Path], chromium: str, browser=None) -> list[list[dict]]:  # noqa: ANN001
+    """Per deck, per slide: content's lowest bottom and rightmost edge, after fonts loaded.
+    `browser`: a Playwright Browser to reuse (the tests share one); else Chromium is started."""
+    if browser is None:
+        from playwright.sync_api import sync_playwright
 
+        with sync_playwright() as p:
+            own = p.chromium.launch(executable_path=chromium)
+            try:
+                return measure(htmls, chromium, own)
+            finally:
+                own.close()
     results = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium)
-        page = browser.new_page(viewport={"width": SLIDE_W, "height": SLIDE_H})
-        for html in htmls:
-            # Marp's presenter HTML: every slide is 1280x720 and one is shown at a time;
-            # each is measured while it is the one shown, as the projector shows it.
-            page.goto(html.as_uri())
-            slides = []
-            while (slide := page.evaluate(MEASURE, len(slides))) is not None:
-                slides.append(slide)
-            results.append(slides)
-        browser.close()
+    page = browser.new_page(viewport={"width": SLIDE_W, "height": SLIDE_H})
+    for html in htmls:
+        page.goto(html.as_uri())
+        slides = []
+        while (slide := page.evaluate(MEASURE, len(slides))) is not None:
+            slides.append(slide)
+        results.append(slides)
+    page.close()
     return results
 
 
@@ -148,12 +152,17 @@ def chromium_path() -> str:
     return found
 
 
-def check(decks: list[Path], repo: Path = REPO, margin: float = MARGIN_PX) -> list[str]:
+def check(
+    decks: list[Path],
+    repo: Path = REPO,
+    margin: float = MARGIN_PX,
+    browser=None,  # noqa: ANN001 - a Playwright Browser to reuse
+) -> list[str]:
     """Every problem in the decks, one line each (empty when all pass)."""
     marp = repo / "node_modules" / ".bin" / "marp"
     if not marp.exists():
         raise BadInput("Marp is not installed: run `npm ci` at the repository root first")
-    chromium = chromium_path()
+    chromium = chromium_path() if browser is None else ""
     problems = []
     with tempfile.TemporaryDirectory(prefix="slides-check-") as tmp:
         htmls = []
@@ -161,7 +170,7 @@ def check(decks: list[Path], repo: Path = REPO, margin: float = MARGIN_PX) -> li
             out = Path(tmp) / str(k)
             out.mkdir()
             htmls.append(render(marp, deck, out))
-        for deck, slides in zip(decks, measure(htmls, chromium), strict=True):
+        for deck, slides in zip(decks, measure(htmls, chromium, browser), strict=True):
             name = deck.relative_to(repo) if deck.is_relative_to(repo) else deck
             for s in slides:
                 if s["bottom"] > SLIDE_H - margin:

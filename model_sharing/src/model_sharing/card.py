@@ -20,7 +20,6 @@ from __future__ import annotations
 import difflib
 import inspect
 import json
-import math
 import sys
 from numbers import Real
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.repocard import metadata_load
+from scipy.stats import binomtest
 
 from model_sharing.plumbing import (
     OneLineParser,
@@ -47,7 +47,6 @@ SCHEMA_KEYS = {
 } | {"model-index"}  # fmt: skip
 REQUIRED_STR = ("license", "library_name")
 REQUIRED_STR_LIST = ("tags", "datasets", "metrics")
-Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 # As in the repository's CITATION.cff; cite the Zenodo DOI of a release instead once it has one.
 CITATION = """```bibtex
 @software{ml_reproducibility_examples,
@@ -90,17 +89,14 @@ def accuracy_counts(folder: Path, run: dict[str, Any]) -> tuple[int, int]:
     return correct, n
 
 
-def wilson_interval(correct: int, n: int, z: float = Z_95) -> tuple[float, float]:
-    """95% Wilson score interval for a proportion: honest at small n and near 0 or 1."""
-    p = correct / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
-
-
 def accuracy_text(correct: int, n: int) -> str:
-    low, high = wilson_interval(correct, n)
-    return f"{correct}/{n} correct = {correct / n:.4f} (95% Wilson interval {low:.3f}-{high:.3f})"
+    """The accuracy as evidence: `438/450 correct = 0.9733 (95% Wilson interval 0.954-0.985)`.
+
+    scipy's Wilson score interval stays inside [0, 1] and is honest at small n and near 0 or 1,
+    where the textbook p +- 1.96 * sqrt(p(1-p)/n) is not (it gives 1.000-1.000 for 10/10)."""
+    ci = binomtest(correct, n).proportion_ci(confidence_level=0.95, method="wilson")
+    interval = f"95% Wilson interval {ci.low:.3f}-{ci.high:.3f}"
+    return f"{correct}/{n} correct = {correct / n:.4f} ({interval})"
 
 
 NO_CHECKOUT = "none: trained outside a git checkout, so no commit names the code"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
-from model_sharing.card import wilson_interval
+from scipy.stats import binomtest
 
 
 def build_card(correct: int, n: int) -> ModelCard:
@@ -25,7 +25,7 @@ def build_card(correct: int, n: int) -> ModelCard:
             )
         ],
     )
-    low, high = wilson_interval(correct, n)
+    ci = binomtest(correct, n).proportion_ci(confidence_level=0.95, method="wilson")
     return ModelCard.from_template(
         data,
         model_id="digits-mlp",
@@ -33,5 +33,5 @@ def build_card(correct: int, n: int) -> ModelCard:
         out_of_scope_use="Real-world OCR, other image sizes or sources, decisions about people.",
         bias_risks_limitations="1,797 digits from 13 writers; the random split shares writers "
         "between train and test, so accuracy on a new writer is likely lower.",
-        results=f"{correct}/{n} test images correct (95% Wilson interval {low:.3f}-{high:.3f})",
+        results=f"{correct}/{n} test images correct (95% Wilson interval {ci.low:.3f}-{ci.high:.3f})",
     )
