@@ -18,8 +18,10 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "triton_gpu.sbatch"
 
 def train_options(text: str) -> list[str]:
     """The options the script passes to scaling_multi_gpu.train; a lone `$VAR` becomes a number."""
-    command = re.search(r"-m scaling_multi_gpu\.train (.*?)\"\$@\"", text.replace("\\\n", " "), re.S)
-    assert command, "the script must run `-m scaling_multi_gpu.train ... \"$@\"`"
+    command = re.search(
+        r"-m scaling_multi_gpu\.train (.*?)\"\$@\"", text.replace("\\\n", " "), re.S
+    )
+    assert command, 'the script must run `-m scaling_multi_gpu.train ... "$@"`'
     return [re.sub(r"^\$\{?\w+\}?$", "7", word) for word in shlex.split(command[1])]
 
 
