@@ -93,7 +93,7 @@ def test_profiling_does_not_change_the_trained_weights(single_runs):
 
 def test_bench_profiles_exactly_its_timed_steps(tmp_path):
     args = ["--model", "small", "--device", "cpu", "--rows", "fp32-strict", "--steps", "2",
-            "--warmup", "2", "--batch", "8", "--workers", "0"]  # fmt: skip
+            "--warmup", "3", "--batch", "8", "--workers", "0"]  # fmt: skip
     assert bench.main([*args, "--out", str(tmp_path / "b"), "--profile", str(tmp_path / "p")]) == 0
     (trace,) = (tmp_path / "p" / "fp32-strict").glob("rank0.*.pt.trace.json")
     names = [e["name"] for e in events(trace)]
