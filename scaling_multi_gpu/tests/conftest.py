@@ -78,7 +78,9 @@ def ddp_launches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         )
 
     runs = {
-        "train": torchrun("scaling_multi_gpu.train", root / "train", "--strategy", "ddp", "--seed", "3", "--device", "cpu"),
+        # --profile too: test_profile.py reads its traces, and ddp_minimal's bitwise match shows
+        # that profiling changed nothing the run computed.
+        "train": torchrun("scaling_multi_gpu.train", root / "train", "--strategy", "ddp", "--seed", "3", "--device", "cpu", "--profile", str(root / "train-profile")),
         "minimal": torchrun("scaling_multi_gpu.ddp_minimal", root / "minimal", "--seed", "3"),
     }  # fmt: skip
     for name, proc in runs.items():

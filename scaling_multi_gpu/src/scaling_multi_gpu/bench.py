@@ -43,6 +43,7 @@ from scaling_multi_gpu.hwinfo import cuda_status, math_mode, peak_tflops, tf32_f
 from scaling_multi_gpu.measure import peak_memory_mib, sync  # CPU: the process's peak so far
 from scaling_multi_gpu.models import build_model
 from scaling_multi_gpu.plumbing import BadInput, OneLineParser, check_out, run_at_edge, seed_int
+from scaling_multi_gpu.profile_lab import NO_PROFILER, WARMUP, check_profile_steps, step_profiler
 from scaling_multi_gpu.receipt import atomic_write
 
 # What PyTorch allows TF32 to do when nobody sets it (read at import, before any row changes it).
@@ -75,7 +76,7 @@ LADDER = [
 
 
 # --------------------------------------------------------------------------- one row
-def run_row(row: Row, args, device: torch.device, data, flops_per_image: float) -> dict[str, Any]:
+def run_row(row: Row, args, device: torch.device, data, flops_per_image: float, prof=NO_PROFILER) -> dict[str, Any]:  # fmt: skip
     """Train `warmup + steps` steps in this row's setting; return its timings and MFU."""
     matmul_tf32, cudnn_tf32 = PYTORCH_TF32 if row.tf32 is None else (row.tf32, row.tf32)
     torch.backends.cuda.matmul.allow_tf32 = matmul_tf32
@@ -110,6 +111,7 @@ def run_row(row: Row, args, device: torch.device, data, flops_per_image: float) 
         t2 = time.perf_counter()
         if step >= args.warmup:
             e2e.append(t2 - t0), compute.append(t2 - t1), wait.append(t1 - t0)
+        prof.step()  # --profile: the schedule counts steps (profile_lab.py)
     batches.close()  # stops the workers
 
     # A ResNet's FLOPs are convolutions: the cuDNN flag decides its math mode.
@@ -201,7 +203,10 @@ def bench(args, device: torch.device) -> dict[str, Any]:
             entry = {**entry, **dict.fromkeys(NUMBERS), "status": f"n/a: {skip}"}
         else:
             try:
-                entry.update(run_row(row, args, device, (images, labels), flops_per_image))
+                with profiler(args, row) as prof:  # --profile DIR: DIR/<row>/rank0.*.pt.trace.json
+                    entry.update(
+                        run_row(row, args, device, (images, labels), flops_per_image, prof)
+                    )
             except Exception as exc:  # one row failing (e.g. compile without a compiler) is data
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 entry = {**entry, **dict.fromkeys(NUMBERS), "status": f"error: {first[:300]}"}
@@ -209,6 +214,12 @@ def bench(args, device: torch.device) -> dict[str, Any]:
         ratios(result["rows"])
         write_tables(args.out, result)
     return result
+
+
+def profiler(args, row: Row):
+    """The row's profiler: its first kept step is the first timed one (warm-up steps skipped)."""
+    out = args.profile / row.key if args.profile else None
+    return step_profiler(out, 0, args.warmup + args.steps, wait=max(args.warmup - WARMUP, 0))
 
 
 def ratios(rows: list[dict[str, Any]]) -> None:
@@ -237,6 +248,7 @@ def build_parser() -> OneLineParser:
     p.add_argument("--cpu-compile", action="store_true", help="also measure the compile rows on a CPU")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--out", type=Path, default=Path("outputs/bench"))
+    p.add_argument("--profile", type=Path, default=None, metavar="DIR", help="torch.profiler trace of each row's first timed steps into DIR/<row>/ (read it with scaling-profile-report DIR)")
     p.add_argument("--sweep-table", type=Path, default=None, help="only write DIR/sweep.md from DIR/gpus-N/run.json (gpu_sweep.sbatch)")
     # fmt: on
     return p
@@ -261,6 +273,8 @@ def resolve(args) -> None:
         if not usable:
             raise BadInput(f"--device cuda: {why} (use --device cpu for a CPU run)")
     check_out(args.out)
+    if check_out(args.profile, "--profile"):
+        check_profile_steps(args.warmup + args.steps, wait=max(args.warmup - WARMUP, 0))
     usable_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2
     args.workers = min(7, max(usable_cores - 1, 0)) if args.workers is None else args.workers
 

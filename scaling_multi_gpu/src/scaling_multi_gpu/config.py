@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu"), default="auto", help="auto: GPU + nccl when present, else CPU + gloo")
     p.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)  # deepspeed launcher
     p.add_argument("--out", type=Path, default=Path("outputs/train"))
+    p.add_argument("--profile", type=Path, default=None, metavar="DIR", help="torch.profiler trace of a few steps per rank into DIR (read it with scaling-profile-report DIR)")
     # fmt: on
     return p
 

@@ -54,6 +54,7 @@ from scaling_multi_gpu.plumbing import (
     check_out,
     run_at_edge,
 )
+from scaling_multi_gpu.profile_lab import check_profile_steps, step_profiler
 from scaling_multi_gpu.strategies import (
     Dist,
     check_launch,
@@ -137,7 +138,7 @@ def train_step(module, optimizer, engine, x, y, cfg: TrainConfig) -> float:
     return step_loss
 
 
-def train_loop(module, optimizer, engine, sampler, loader, cfg: TrainConfig, d: Dist):
+def train_loop(module, optimizer, engine, sampler, loader, cfg: TrainConfig, d: Dist, prof):
     """`cfg.steps` optimizer steps, epoch after epoch; returns (seconds per step, losses)."""
     step_times, losses, epoch = [], [], 0
     progress = tqdm(total=cfg.steps, desc=f"{cfg.variant} x{d.world}", disable=d.rank != 0, leave=False)  # fmt: skip
@@ -150,6 +151,7 @@ def train_loop(module, optimizer, engine, sampler, loader, cfg: TrainConfig, d: 
             losses.append(train_step(module, optimizer, engine, x, y, cfg))
             sync(d.device)
             step_times.append(time.perf_counter() - t0)
+            prof.step()  # the profiler's schedule counts steps (a no-op without --profile)
             progress.update()
         epoch += 1
     progress.close()
@@ -162,6 +164,7 @@ def train_one(
     out_dir: Path,
     command: list[str] | None = None,
     out_root: Path | None = None,
+    profile_dir: Path | None = None,
 ) -> dict:
     """Train one strategy from scratch; rank 0 writes model.safetensors and run.json into out_dir."""
     started = time.time()
@@ -183,7 +186,8 @@ def train_one(
     if d.device.type == "cuda":
         reset_peak_memory([d.device])
     sampler, loader = make_loader(train_set, cfg, d, local_batch)
-    step_times, losses = train_loop(module, optimizer, engine, sampler, loader, cfg, d)
+    with step_profiler(profile_dir, d.rank, cfg.steps) as prof:  # profile_lab.py: --profile DIR
+        step_times, losses = train_loop(module, optimizer, engine, sampler, loader, cfg, d, prof)
 
     state = full_state_dict(module, cfg)
     metrics = throughput_metrics(cfg, d, flops_per_sample, step_times)
@@ -235,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         variants = parse_variants(args.strategy, config_from_args(args))
         check_out(args.out)  # before the process group: a bad path waits for nothing
+        if check_out(args.profile, "--profile"):
+            check_profile_steps(args.steps)
         d = init_distributed(args.device)
         try:
             for cfg in variants:
@@ -242,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
                 # as launched: `scaling-train ...` or `torchrun --nproc-per-node=N -m ...`
                 command = receipt.command_line() if argv is None else ["scaling-train", *argv]
                 out_root = args.out if len(variants) > 1 else None
-                train_one(cfg, d, out, command=command, out_root=out_root)
+                trace = args.profile / cfg.variant if args.profile and len(variants) > 1 else args.profile  # fmt: skip
+                train_one(cfg, d, out, command=command, out_root=out_root, profile_dir=trace)
         except Diverged as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
