@@ -9,12 +9,21 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from overfitting import ladder, leakage, nested_cv, replicability, reusable_holdout, seed_lottery
+from overfitting import (
+    capacity,
+    ladder,
+    leakage,
+    nested_cv,
+    replicability,
+    reusable_holdout,
+    seed_lottery,
+)
 from overfitting.common import write_table
 from overfitting.plumbing import OUTPUTS, BadInput, check_out, make_parser, run_at_edge
 from overfitting.receipt import atomic_write
 
 EXPERIMENTS = {
+    "capacity": capacity.run,
     "leakage": leakage.run,
     "reusable_holdout": reusable_holdout.run,
     "ladder": ladder.run,
