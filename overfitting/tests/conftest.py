@@ -73,3 +73,32 @@ def _single_thread():
 
     with threadpool_limits(limits=1):
         yield
+
+
+@pytest.fixture(scope="session")
+def capacity_run(tmp_path_factory) -> Path:
+    """`of-capacity --splits 1`, run once for the session: the capacity tests check its curve and
+    re-run its receipt, and test_numbers compares it with split 0 of the committed `--full` run
+    (ShuffleSplit draws its splits in order, so split 0 is the same whatever the number)."""
+    from threadpoolctl import threadpool_limits
+
+    from overfitting import capacity
+
+    out = tmp_path_factory.mktemp("capacity")
+    with threadpool_limits(limits=1):
+        capacity.run(["--splits", "1", "--out", str(out)])
+    return out
+
+
+@pytest.fixture(scope="session")
+def tuning_signal_run(tmp_path_factory) -> Path:
+    """`of-tuning --reps 1 --settings signal`: development set 0 of the signal setting, the slice
+    test_numbers compares with the committed `--full` run; test_nested_cv re-runs its receipt."""
+    from threadpoolctl import threadpool_limits
+
+    from overfitting import nested_cv
+
+    out = tmp_path_factory.mktemp("tuning_signal")
+    with threadpool_limits(limits=1):
+        nested_cv.run(["--reps", "1", "--settings", "signal", "--out", str(out)])
+    return out

@@ -69,19 +69,19 @@ def test_scaling_before_the_split_leaks_little_here(parts):
     assert abs(leaky - honest) < 0.03
 
 
-def test_cli_writes_table_figure_and_receipt(tmp_path, run_module):
+def test_cli_writes_table_figure_and_receipt(tmp_path, capsys):
+    """In-process (test_receipt.py re-runs a leakage receipt in a fresh process)."""
     out = tmp_path / "leak"
-    done = run_module(
-        "leakage", "--parts", "a_esl_selection,c_grouped", "--reps", "3", "--out", str(out)
-    )
-    assert done.returncode == 0, done.stderr
+    argv = ["--parts", "a_esl_selection,c_grouped", "--reps", "3", "--out", str(out)]
+    assert L.main(argv) == 0
+    printed = capsys.readouterr().out
     for name in ("table.csv", "table.md", "figure.png", "run.json"):
         assert (out / name).is_file(), name
     receipt = json.loads((out / "run.json").read_text())
     assert receipt["seed"] == 0 and receipt["config"]["parts"] == ["a_esl_selection", "c_grouped"]
     assert receipt["metrics"]["a_esl_selection_wrong_way"] < 0.2
     assert len(receipt["weights_sha256"]) == 64
-    assert "| a_esl_selection | wrong way |" in done.stdout
+    assert "| a_esl_selection | wrong way |" in printed
 
 
 def test_same_seed_same_receipt_hash_different_seed_differs(tmp_path):

@@ -1,7 +1,7 @@
 """The notebooks: each is its gallery script (`notebooks/*.py`) converted by jupytext, committed
 without outputs, and runs top to bottom showing its tables and its figure.
 
-All six run in ONE kernel (one start-up, imports shared), separated by `%reset -f` so that no
+All seven run in ONE kernel (one start-up, imports shared), separated by `%reset -f` so that no
 notebook leans on another's variables; each at the size its `parameters` cell sets.
 """
 
@@ -18,6 +18,7 @@ from nbclient import NotebookClient
 TOPIC = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((TOPIC / "notebooks").glob("*.py"))
 EXPERIMENTS = {
+    "capacity",
     "leakage",
     "reusable_holdout",
     "ladder",

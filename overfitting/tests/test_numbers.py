@@ -195,6 +195,7 @@ def test_leakage_numbers():
 def test_no_placeholder_is_left(path):
     text = (TOPIC / path).read_text()
     assert "XXX" not in text and "HOLDOUT_" not in text and "LADDER_" not in text
+    assert "CAPACITY_" not in text
 
 
 def test_ladder_numbers():
@@ -279,12 +280,18 @@ def test_reusable_holdout_numbers():
     assert slide_rows in (TOPIC / "slides.md").read_text()
 
 
-def test_tuning_numbers():
+def test_tuning_numbers(tuning_signal_run):
     from overfitting import nested_cv as N
 
     run = np.load(FIGURES / "nested_cv.npz")
     assert receipt("nested_cv")["config"]["sizes"]["reps"] == N.FULL.reps
-    rep0 = N.one_rep(0, 0, N.FULL.n_dev, "signal")  # (1) development set 0 re-run
+    # (1) development set 0 re-run: `of-tuning --reps 1 --settings signal` (a session fixture)
+    with np.load(tuning_signal_run / "results.npz") as rerun:
+        rep0 = {k.split("/", 1)[1]: rerun[k][0] for k in rerun.files}
+    assert json.loads((tuning_signal_run / "run.json").read_text())["config"]["sizes"] == {
+        "reps": 1,
+        "n_dev": N.FULL.n_dev,
+    }
     same_slice("nested_cv", "signal set 0", list(rep0.values()),
                [run[f"signal/{k}"][0] for k in rep0])  # fmt: skip
     labels = {"signal": "signal (truth on 10,000 fresh samples, ", "null": "null (labels are"}
@@ -341,3 +348,33 @@ def test_replicability_numbers():
         digits["X: scaler + 5-NN"][:5].mean() - digits["Y: scaler + logistic regression"][:5].mean()
     )
     assert f"gives X {one_seed:+.3f} with no interval" in README
+
+
+def capacity_quote(train: np.ndarray, val: np.ndarray, best: int) -> str:
+    """The README's and the slides' sentence: errors at k = 1, at the best k and at k = 50."""
+    return (
+        f"k = 1: training {train[0]:.3f}, validation **{val[0]:.3f}**; best k = {best}: "
+        f"training {train[best - 1]:.3f}, validation **{val[best - 1]:.3f}**; "
+        f"k = {len(val)}: training {train[-1]:.3f}, validation **{val[-1]:.3f}**"
+    )
+
+
+def test_capacity_numbers(capacity_run):
+    from overfitting import capacity as C
+
+    run = np.load(FIGURES / "capacity.npz")
+    assert receipt("capacity")["config"] == {"full": True, **C.FULL.__dict__}
+    # (1) split 0 re-run (the session's `of-capacity --splits 1`): the pixels are integers 0-16,
+    # so every distance is an exact integer whatever the BLAS kernel; bit for bit everywhere.
+    with np.load(capacity_run / "results.npz") as rerun:
+        for key in ("train_error", "val_error"):
+            same_slice("capacity", key, rerun[key][:, 0], run[key][:, 0], exact_everywhere=True)
+    # (2) the quoted errors, from all 20 splits
+    curve = {k: run[k] for k in run.files}
+    train, val = curve["train_error"].mean(1), curve["val_error"].mean(1)
+    quote = capacity_quote(train, val, C.best_k(curve))
+    assert quote in README, quote
+    assert quote in SLIDES, quote
+    # "to 0 at k = 1"; "the bottom of the U ... stays above the 20% of wrong labels"
+    assert train[0] == 0 and val.min() > C.FULL.flip
+    assert "stays above the 20% of wrong labels" in README and C.FULL.flip == 0.2

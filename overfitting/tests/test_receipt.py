@@ -39,30 +39,30 @@ def test_receipt_imports_and_fingerprints_without_torch():
 
 @pytest.fixture(scope="module")
 def ladder_runs(tmp_path_factory) -> dict[str, Path]:
-    """Two seeds and a repeat of the first, as a learner would run them."""
+    """Two seeds and a repeat of the first, run in-process (the receipt records the command
+    `of-ladder ...` all the same; `verify` below re-runs one in a fresh process)."""
+    from overfitting import ladder
+
     root = tmp_path_factory.mktemp("ladder")
     runs = {"a": ("0", root / "a"), "again": ("0", root / "again"), "b": ("1", root / "b")}
     for seed, out in runs.values():
-        done = run(
-            [sys.executable, "-m", "overfitting.ladder", "--seed", seed, "--out", str(out), *LADDER]
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
+        ladder.run(["--seed", seed, "--out", str(out), *LADDER])
     return {k: out / "run.json" for k, (_, out) in runs.items()}
 
 
-def test_compare_same_seed_is_identical(ladder_runs):
-    done = run([*RECEIPT, "compare", str(ladder_runs["a"]), str(ladder_runs["again"])])
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.startswith("IDENTICAL")
+def test_compare_same_seed_is_identical(ladder_runs, capsys):
+    code, out, _ = cli(["compare", str(ladder_runs["a"]), str(ladder_runs["again"])], capsys)
+    assert code == 0 and out.startswith("IDENTICAL"), out
 
 
-def test_compare_other_seed_names_the_seed(ladder_runs):
-    done = run([*RECEIPT, "compare", str(ladder_runs["a"]), str(ladder_runs["b"])])
-    assert done.returncode == 1, done.stdout + done.stderr
-    causes = done.stdout.split("fields known to change bits", 1)[1].split("other fields", 1)[0]
+def test_compare_other_seed_names_the_seed(ladder_runs, capsys):
+    code, out, _ = cli(["compare", str(ladder_runs["a"]), str(ladder_runs["b"])], capsys)
+    assert code == 1, out
+    causes = out.split("fields known to change bits", 1)[1].split("other fields", 1)[0]
     assert "seed: 0 -> 1" in causes
     receipt = json.loads(ladder_runs["a"].read_text())
     assert receipt["topic"] == "overfitting" and receipt["env"]["torch"] is None
+    assert receipt["command"][:3] == ["of-ladder", "--seed", "0"]
 
 
 def test_the_receipt_says_its_hash_covers_results_not_weights(ladder_runs):
@@ -81,13 +81,11 @@ def test_verify_reruns_a_ladder_receipt_and_says_match(ladder_runs):
 SMALLEST = {
     "of-leakage": ("overfitting.leakage", ["--parts", "c_grouped", "--reps", "1"]),
     "of-holdout": ("overfitting.reusable_holdout", ["--n", "300", "--d", "60", "--reps", "1"]),
-    "of-seeds": ("overfitting.seed_lottery", []),
-}
+}  # of-seeds: test_seed_lottery.py verifies its fixture's small grid
 
 
 @pytest.mark.verifies("of-leakage")
 @pytest.mark.verifies("of-holdout")
-@pytest.mark.verifies("of-seeds")
 @pytest.mark.parametrize("kind", SMALLEST)
 def test_verify_reruns_each_experiment_and_says_match(kind, tmp_path):
     module, args = SMALLEST[kind]
@@ -188,7 +186,8 @@ def test_measurements_are_reported_never_judged(made, tmp_path, capsys):
 
 def test_compare_lists_causes_by_kind_in_order(made, tmp_path, capsys):
     receipt = json.loads(made.read_text())
-    env = {**receipt["env"], "torch_threads": 7, "MKL_CBWR": "COMPATIBLE", "numpy": "0.0"}
+    cbwr = f"{receipt['env'].get('MKL_CBWR')}-other"  # differs even where MKL_CBWR is set
+    env = {**receipt["env"], "torch_threads": 7, "MKL_CBWR": cbwr, "numpy": "0.0"}
     other = edited(made, tmp_path, "b.json", env=env, seed=1, data_sha256="f" * 64)
     out = cli(["compare", str(made), str(other)], capsys)[1]
     causes = out.split("fields known to change bits", 1)[1].split("other fields", 1)[0]

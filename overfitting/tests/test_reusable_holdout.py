@@ -186,12 +186,10 @@ def test_the_box_releases_the_holdout_far_more_often(last_k):
     assert (frac["authors"] < 0.05).all()
 
 
-def test_default_is_the_authors_code_and_the_side_by_side_table_is_written(tmp_path, run_module):
+def test_default_is_the_authors_code_and_the_side_by_side_table_is_written(tmp_path):
+    """In-process (test_receipt.py re-runs a holdout receipt in a fresh process)."""
     out = tmp_path / "h"
-    done = run_module(
-        "reusable_holdout", "--n", "400", "--d", "200", "--reps", "1", "--out", str(out)
-    )
-    assert done.returncode == 0, done.stderr
+    assert R.main(["--n", "400", "--d", "200", "--reps", "1", "--out", str(out)]) == 0
     receipt = json.loads((out / "run.json").read_text())
     assert receipt["config"]["variants"] == ["authors"]
     assert {"authors_releases_per_rep", "authors_budget_needed_max"} <= set(receipt["metrics"])

@@ -44,12 +44,8 @@ def test_network_learns_digits():
 def lottery(tmp_path_factory) -> dict:
     """A 4 x 4 seed grid and 8 paired seeds (the quick default is 6 x 6 and 20)."""
     out = tmp_path_factory.mktemp("seeds")
-    small = S.Sizes(split_seeds=4, init_seeds=4, paired_seeds=8)
-    S.QUICK, saved = small, S.QUICK
-    try:
-        result = S.run(["--out", str(out)])
-    finally:
-        S.QUICK = saved
+    sizes = ["--split-seeds", "4", "--init-seeds", "4", "--paired-seeds", "8"]
+    result = S.run([*sizes, "--out", str(out)])
     result["receipt"] = json.loads((out / "run.json").read_text())
     result["out"] = out
     return result
@@ -120,3 +116,18 @@ def test_reported_best_of_n_is_the_amount_measured_on_the_grid(lottery):
     values = [reported[n] for n in sorted(reported)]
     assert values[0] == 0.0 and all(a < b for a, b in zip(values, values[1:], strict=False))
     assert reported[10] > BEST_MIN_STD * lottery["metrics"]["std"]
+
+
+@pytest.mark.verifies("of-seeds")
+def test_verify_reruns_the_lottery_receipt_and_says_match(lottery):
+    """The receipt records the sizes as options, so `verify` re-runs this small grid."""
+    import subprocess
+    import sys
+
+    receipt = lottery["out"] / "run.json"
+    assert lottery["receipt"]["command"][:3] == ["of-seeds", "--split-seeds", "4"]
+    done = subprocess.run(
+        [sys.executable, "-m", "overfitting.receipt", "verify", str(receipt)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0 and "MATCH" in done.stdout, done.stdout + done.stderr

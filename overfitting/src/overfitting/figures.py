@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from overfitting import capacity as C
 from overfitting import ladder as A
 from overfitting import leakage as L
 from overfitting import nested_cv as N
@@ -20,6 +21,37 @@ HOLDOUT_TITLES = {
     "authors": "Thresholdout, authors' code (Gaussian)",
     "paper": "Thresholdout, paper's box (Laplace)",
 }
+
+
+def capacity(curve: dict[str, np.ndarray], s: C.Setting):
+    """Training and validation error against k, capacity growing to the right (k falling)."""
+    fig, axes = new_figure(width=6.4, height=4.0)
+    ax = axes[0, 0]
+    k = curve["k"]
+    for key, color, label in (
+        ("train_error", "tab:blue", "training error"),
+        ("val_error", "tab:red", "validation error"),
+    ):
+        ax.plot(k, curve[key].mean(1), "o-", ms=2.5, color=color, label=label)
+        ax.fill_between(k, curve[key].min(1), curve[key].max(1), color=color, alpha=0.2)
+    best = C.best_k(curve)
+    ax.axvline(best, color="k", lw=0.8, ls=":", label=f"lowest validation error: k = {best}")
+    ax.axhline(s.flip, color="gray", lw=0.8, ls="--", label=f"labels flipped: {s.flip:.0%}")
+    ax.set_xscale("log")
+    ax.set_xticks([1, 2, 5, 10, 20, 50], ["1", "2", "5", "10", "20", "50"])
+    ax.invert_xaxis()  # small k = a more flexible model: capacity grows to the right
+    ax.set_xlabel("k neighbours (log scale; capacity grows to the right)")
+    ax.set_ylabel("error")
+    ax.annotate("underfitting", (0.03, 0.04), xycoords="axes fraction", fontsize=9)
+    ax.annotate("overfitting", (0.80, 0.04), xycoords="axes fraction", fontsize=9)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(
+        f"k-NN on digits, {s.flip:.0%} of labels flipped ({s.splits} random 50/50 splits, "
+        "band = min-max)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig
 
 
 def leakage(results: dict[str, np.ndarray], seed: int):

@@ -20,6 +20,7 @@ OUTPUTS = Path("outputs")
 
 # The command each experiment is, as run.json records it (also when of-all runs it).
 SCRIPTS = {
+    "capacity": "of-capacity",
     "leakage": "of-leakage",
     "reusable_holdout": "of-holdout",
     "ladder": "of-ladder",

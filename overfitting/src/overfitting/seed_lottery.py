@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from overfitting import figures
 from overfitting.common import corrected_ci, finish, mean_ci, now, save_figure, write_table
-from overfitting.plumbing import check_args, make_parser, run_at_edge
+from overfitting.plumbing import BadInput, check_args, make_parser, run_at_edge
 
 # Two architectures with the same training budget; the claim under test: "B (deeper) beats A".
 METHODS = {"A: MLP 64": (64,), "B: MLP 32-32": (32, 32)}
@@ -217,9 +217,20 @@ def both_tables(lottery: list[dict], comparison: list[dict]) -> list[dict]:
 def run(argv: list[str] | None = None) -> dict:
     """Run the lottery and the comparison; print and write tables, figure, run.json."""
     parser = make_parser(__doc__.splitlines()[0], "seed_lottery")
+    parser.add_argument("--split-seeds", type=int, help="grid rows (quick 6, full 20)")
+    parser.add_argument("--init-seeds", type=int, help="grid columns (quick 6, full 20)")
+    parser.add_argument("--paired-seeds", type=int, help="seeds for B vs A (quick 20, full 100)")
     args = parser.parse_args(argv)
     check_args(args)
-    sizes = FULL if args.full else QUICK
+    base = FULL if args.full else QUICK
+    sizes = Sizes(
+        split_seeds=args.split_seeds or base.split_seeds,
+        init_seeds=args.init_seeds or base.init_seeds,
+        paired_seeds=args.paired_seeds or base.paired_seeds,
+    )
+    for name, value in sizes.__dict__.items():  # a spread or an interval needs two values
+        if value < 2:
+            raise BadInput(f"--{name.replace('_', '-')} must be >= 2, got {value}")
     started = now()
     grid = seed_grid(args.seed, sizes)
     scores = paired_comparison(args.seed, sizes)
