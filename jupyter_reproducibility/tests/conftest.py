@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import io
+import json
 import os
 import subprocess
 import sys
@@ -51,9 +55,37 @@ def python3_kernel_is_this_interpreter(tmp_path_factory) -> None:
 
 @pytest.fixture(scope="session")
 def fixture_check() -> subprocess.CompletedProcess:
-    """`nbcheck` on the stored out-of-order notebook (one fresh kernel), shared by several tests."""
+    """`nbcheck fixtures/trap_out_of_order.ipynb` (one fresh kernel), shared by several tests.
+
+    Run in this process through the command's own `main` (the bad-input tests start it as a
+    process): the claims are about what it prints and returns, not about a Python start-up."""
+    from jupyter_reproducibility.nbcheck import main
+
     # A relative path, as the README types it, so the README's copy of the output can be checked.
-    return run_module("jupyter_reproducibility.nbcheck", "fixtures/trap_out_of_order.ipynb")
+    argv = ["fixtures/trap_out_of_order.ipynb"]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(TOPIC), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return subprocess.CompletedProcess(["nbcheck", *argv], code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="session")
+def shared_fresh_runs():
+    """nbcheck's restart-and-run-all, once per notebook: a stand-in for `nbcheck.run_fresh` that
+    runs each distinct notebook (same cells, same folder, same kernel) in a fresh kernel once and
+    hands every later check a copy of that run. Tests that check one notebook with other masks
+    or flags compare against the same fresh run instead of starting a kernel each."""
+    from jupyter_reproducibility import nbcheck
+
+    real, runs = nbcheck.run_fresh, {}
+
+    def run_fresh(nb, cwd, kernel_name, timeout):
+        key = (json.dumps([c.source for c in nb.cells]), str(cwd), kernel_name)
+        if key not in runs:
+            runs[key] = real(nb, cwd, kernel_name, timeout)
+        return nbformat.from_dict(copy.deepcopy(runs[key]))
+
+    return run_fresh
 
 
 def notebook(*cells: tuple[str, int | None, str | None]) -> nbformat.NotebookNode:

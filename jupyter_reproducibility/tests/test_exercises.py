@@ -4,6 +4,8 @@ passes with `solution/` applied; for exercise 02 a differently written answer pa
 from __future__ import annotations
 
 import ast
+import importlib.util
+import inspect
 import os
 import re
 import shutil
@@ -62,39 +64,69 @@ def copy_exercise(name: str, tmp_path: Path, *overlays: Path) -> Path:
     return copy
 
 
-def check(copy: Path) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(copy)],
+def check(copy: Path, tmp_path: Path, monkeypatch) -> pytest.fail.Exception | None:
+    """The copy's checker, run in this process as pytest runs it: None if it passes, else the
+    `pytest.fail` it raised, whose message is what the learner reads. Anything else it raises
+    (a crash in the checker) fails the test that called it."""
+    # The checkers point kernel "python3" at this interpreter: keep that out of later tests.
+    monkeypatch.setenv("JUPYTER_PATH", os.environ.get("JUPYTER_PATH", ""))
+    spec = importlib.util.spec_from_file_location(f"checker_{copy.name}", copy / "test_exercise.py")
+    checker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(checker)
+    (test,) = [getattr(checker, name) for name in dir(checker) if name.startswith("test_")]
+    wants = inspect.signature(test).parameters
+    try:
+        test(**({"tmp_path": tmp_path / "checker"} if "tmp_path" in wants else {}))
+    except pytest.fail.Exception as failed:
+        return failed
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(STARTER_MESSAGE))
+def test_checker_fails_on_the_starter(name: str, tmp_path: Path, monkeypatch) -> None:
+    failed = check(copy_exercise(name, tmp_path), tmp_path, monkeypatch)
+    assert failed is not None, f"{name}: the checker passes on the untouched starter"
+    assert STARTER_MESSAGE[name] in failed.msg, failed.msg
+    assert failed.pytrace is False  # pytest shows the message, not a traceback
+
+
+@pytest.mark.parametrize("name", sorted(STARTER_MESSAGE))
+def test_checker_passes_with_the_solution(name: str, tmp_path: Path, monkeypatch) -> None:
+    copy = copy_exercise(name, tmp_path, EXERCISES / name / "solution")
+    failed = check(copy, tmp_path, monkeypatch)
+    assert failed is None, failed.msg
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.iterdir()))
+def test_checker_passes_with_another_correct_answer(name: str, tmp_path: Path, monkeypatch):
+    failed = check(copy_exercise(name, tmp_path, FIXTURES / name), tmp_path, monkeypatch)
+    assert failed is None, failed.msg
+
+
+def test_a_learner_sees_the_message_without_a_traceback(tmp_path: Path) -> None:
+    """The command the exercise READMEs give, `pytest exercises/NN-name`, as its own process, on
+    the starter whose checker needs no kernel: exit 1, the hint, no traceback."""
+    name = "01-repair-the-trap"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ["PYTHONPATH"]])}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(copy_exercise(name, tmp_path)),
+        ],
         cwd=TOPIC,
         env=env,
         capture_output=True,
         text=True,
         timeout=600,
     )
-
-
-@pytest.mark.parametrize("name", sorted(STARTER_MESSAGE))
-def test_checker_fails_on_the_starter(name: str, tmp_path: Path) -> None:
-    done = check(copy_exercise(name, tmp_path))
     assert done.returncode == 1, done.stdout[-3000:]
     assert STARTER_MESSAGE[name] in done.stdout, done.stdout[-3000:]
     assert "Traceback" not in done.stdout
-
-
-@pytest.mark.parametrize("name", sorted(STARTER_MESSAGE))
-def test_checker_passes_with_the_solution(name: str, tmp_path: Path) -> None:
-    done = check(copy_exercise(name, tmp_path, EXERCISES / name / "solution"))
-    assert done.returncode == 0, done.stdout[-3000:]
-
-
-@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.iterdir()))
-def test_checker_passes_with_another_correct_answer(name: str, tmp_path: Path) -> None:
-    done = check(copy_exercise(name, tmp_path, FIXTURES / name))
-    assert done.returncode == 0, done.stdout[-3000:]
 
 
 def test_exercise_files_describe_themselves() -> None:

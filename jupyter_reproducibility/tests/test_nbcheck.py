@@ -23,6 +23,8 @@ from jupyter_reproducibility.nbcheck import (
 )
 from nbformat.v4 import new_code_cell, new_output
 
+from jupyter_reproducibility import nbcheck
+
 
 def warnings_found(nb: nbformat.NotebookNode) -> list[str]:
     report = Report(Path("x.ipynb"))
@@ -163,12 +165,21 @@ def test_unknown_kernel_gives_exit_2(tmp_path: Path, capsys) -> None:
 # --- the four exit codes, with real kernels -------------------------------------------------
 
 
+@pytest.fixture
+def one_fresh_run(monkeypatch, shared_fresh_runs) -> None:
+    """The volatile notebook's two saved sessions have the same cells: the checks below compare
+    them, with different masks and flags, against one fresh run (see conftest)."""
+    monkeypatch.setattr(nbcheck, "run_fresh", shared_fresh_runs)
+
+
 @pytest.mark.parametrize(
     "mask",
     [["--ignore", DATE], ["--sanitize", str(Path(__file__).parents[1] / "nbval_sanitize.cfg")]],
     ids=["ignore", "nbval-sanitize-file"],
 )
-def test_clean_notebook_with_timings_passes_exit_0(volatile_notebooks, capsys, mask) -> None:
+def test_clean_notebook_with_timings_passes_exit_0(
+    volatile_notebooks, capsys, mask, one_fresh_run
+) -> None:
     """The date is masked by --ignore, or by the committed sanitize file nbval reads too."""
     assert main([str(volatile_notebooks["in-order"]), *mask]) == CLEAN
     out = capsys.readouterr().out
@@ -176,7 +187,7 @@ def test_clean_notebook_with_timings_passes_exit_0(volatile_notebooks, capsys, m
     assert "every stored text output is reproduced by the fresh run" in out
 
 
-def test_an_unmasked_change_fails_exit_1(volatile_notebooks, capsys) -> None:
+def test_an_unmasked_change_fails_exit_1(volatile_notebooks, capsys, one_fresh_run) -> None:
     """The same notebook without --ignore: the date differs, and only the date cell fails."""
     assert main([str(volatile_notebooks["in-order"])]) == DIFFERS
     out = capsys.readouterr().out
@@ -184,7 +195,7 @@ def test_an_unmasked_change_fails_exit_1(volatile_notebooks, capsys) -> None:
     assert 'cell 5 [5] `print("made on", datetime.datetime.no...` output differs' in out
 
 
-def test_warnings_only_exit_0_or_1_with_strict(volatile_notebooks) -> None:
+def test_warnings_only_exit_0_or_1_with_strict(volatile_notebooks, one_fresh_run) -> None:
     """Re-running the import cell at the end leaves traces, but the fresh run reproduces every
     output: that is exit 0, not a failure. --strict makes the warnings count."""
     report = check_notebook(volatile_notebooks["import-again"], ignore=[DATE])

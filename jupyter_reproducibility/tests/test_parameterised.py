@@ -21,11 +21,9 @@ EXPERIMENT = NOTEBOOKS / "experiment.ipynb"
 def papermill_command(C: float, out: Path) -> list[str]:
     """The command a learner types (the README's), with this run's C and output folder."""
     notebook_out = str(out / "experiment.ipynb")
-    return ["papermill", "notebooks/experiment.ipynb", notebook_out, "-p", "C", str(C)] + [
-        "-p",
-        "out",
-        str(out),
-        "--no-progress-bar",
+    return ["papermill", "notebooks/experiment.ipynb", notebook_out, "--inject-paths"] + [
+        *("-p", "C", str(C)),
+        *("-p", "out", str(out)),
     ]
 
 
@@ -37,16 +35,22 @@ def papermill_runs(tmp_path_factory) -> dict[float, Path]:
     for C in (C_EXPERIMENT_1, C_EXPERIMENT_2):
         out = base / f"C{C}"
         out.mkdir()  # papermill writes into an existing folder only
-        result = run_module(*papermill_command(C, out))  # python -m papermill ...
+        result = run_module(*papermill_command(C, out), "--no-progress-bar")
         assert result.returncode == 0, result.stderr
         runs[C] = out
     return runs
 
 
 def test_receipt_records_the_real_command_and_library_versions(papermill_runs) -> None:
-    """Not a hard-coded command: the one that started the kernel, output folder included."""
+    """The command comes from papermill's own record of the run, `metadata.papermill` of the
+    executed copy (input, output, -p parameters): read here from that file, and equal to what
+    was typed (the progress-bar flag aside: papermill does not record it)."""
     out = papermill_runs[C_EXPERIMENT_1]
     receipt = json.loads((out / "run.json").read_text())
+    record = nbformat.read(out / "experiment.ipynb", as_version=4).metadata.papermill
+    assert record.input_path == "notebooks/experiment.ipynb"
+    assert record.output_path == str(out / "experiment.ipynb")
+    assert record.parameters["C"] == C_EXPERIMENT_1 and record.parameters["out"] == str(out)
     assert receipt["command"] == papermill_command(C_EXPERIMENT_1, out)
     assert receipt["rerun"] is None  # `-p out` is not an --out option: verify cannot redo it
     assert receipt["env"]["scikit-learn"] == importlib.metadata.version("scikit-learn")

@@ -11,6 +11,8 @@ against the experiments computed directly here, not against nbcheck's own arithm
 
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 import sys
 import textwrap
@@ -22,6 +24,7 @@ from conftest import TOPIC, run_module
 from jupyter_reproducibility.experiments import load_digits_split, train_and_score
 from jupyter_reproducibility.make_fixture import TRAPS, run_session
 from jupyter_reproducibility.nbcheck import DIFFERS
+from jupyter_reproducibility.nbcheck import main as nbcheck_main
 
 
 def accuracy(C: float, test_size: float = 0.3, binarised: bool = False) -> float:
@@ -42,21 +45,15 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def nbcheck_runs() -> dict[str, subprocess.CompletedProcess]:
-    """nbcheck on the three fixtures, started together (each waits on its own kernel)."""
-    running = {
-        trap: subprocess.Popen(
-            [sys.executable, "-m", "jupyter_reproducibility.nbcheck", str(TRAPS[trap].fixture)],
-            cwd=TOPIC,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for trap in EXPECTED
-    }
+    """`nbcheck FIXTURE` on the three fixtures, through the command's own `main` in this process
+    (one fresh kernel each; the bad-input tests start nbcheck as a process)."""
     done = {}
-    for trap, process in running.items():
-        out, err = process.communicate(timeout=600)
-        done[trap] = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    for trap in EXPECTED:
+        argv = [str(TRAPS[trap].fixture)]
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = nbcheck_main(argv)
+        done[trap] = subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
     return done
 
 
@@ -67,7 +64,7 @@ def test_nbcheck_catches_the_trap(nbcheck_runs, trap: str) -> None:
     assert result.returncode == DIFFERS, result.stdout + result.stderr
     out = result.stdout
     assert f"`{name}` is defined in cells {cells}" in out  # the warning points at both cells
-    assert "`accuracy_1 = train_and_score(" in out and "output differs in a fresh run" in out
+    assert "`model_1 = LogisticRegression(C=" in out and "output differs in a fresh run" in out
     assert f"-experiment 1: test accuracy {stored():.3f}" in out  # what the file claims
     assert f"+experiment 1: test accuracy {fresh():.3f}" in out  # what top to bottom gives
     assert f"{stored():.3f}" != f"{fresh():.3f}"
@@ -100,25 +97,48 @@ def as_marimo_cells(fixture: Path, out: Path) -> Path:
     return out
 
 
+CONVERTED = ["redefined", "stale"]
+
+
+@pytest.fixture(scope="module")
+def marimo_runs(tmp_path_factory) -> dict:
+    """Each fixture's cells copied into marimo as they are, and `marimo convert` of two of them;
+    then one `marimo check` over all five files (it names the file of every finding)."""
+    folder = tmp_path_factory.mktemp("marimo")
+    files = {
+        ("copied", t): as_marimo_cells(TRAPS[t].fixture, folder / f"copied_{t}.py")
+        for t in EXPECTED
+    }
+    for trap in CONVERTED:
+        app = folder / f"converted_{trap}.py"
+        converted = run_module("marimo", "convert", str(TRAPS[trap].fixture), "-o", str(app))
+        assert converted.returncode == 0, converted.stderr
+        files["converted", trap] = app
+    checked = run_module("marimo", "check", *map(str, files.values()))
+    findings = (checked.stdout + checked.stderr).split("critical[")
+    return {"files": files, "returncode": checked.returncode, "findings": findings[1:]}
+
+
+def findings_for(marimo_runs, path: Path) -> list[str]:
+    return [f for f in marimo_runs["findings"] if f"{path.name}:" in f]
+
+
 @pytest.mark.parametrize("trap", EXPECTED)
-def test_marimo_check_refuses_the_trap(tmp_path: Path, trap: str) -> None:
+def test_marimo_check_refuses_the_trap(marimo_runs, trap: str) -> None:
     name = EXPECTED[trap][0]
-    copied = as_marimo_cells(TRAPS[trap].fixture, tmp_path / f"{trap}.py")
-    result = run_module("marimo", "check", str(copied))
-    assert result.returncode != 0
-    assert f"Variable '{name}' is defined in multiple cells" in result.stdout + result.stderr
+    assert marimo_runs["returncode"] != 0
+    found = findings_for(marimo_runs, marimo_runs["files"]["copied", trap])
+    assert any(f"Variable '{name}' is defined in multiple cells" in f for f in found), found
 
 
-@pytest.mark.parametrize("trap", ["redefined", "stale"])
-def test_marimo_convert_keeps_only_the_top_to_bottom_meaning(tmp_path: Path, trap: str) -> None:
+@pytest.mark.parametrize("trap", CONVERTED)
+def test_marimo_convert_keeps_only_the_top_to_bottom_meaning(marimo_runs, trap: str) -> None:
     """`marimo convert` renames the second definition (`features_1`, `test_size_1`), so the app
     it writes runs the top-to-bottom notebook: the fresh number, never the stored one."""
     name, _, stored, fresh = EXPECTED[trap]
-    app = tmp_path / f"{trap}.py"
-    converted = run_module("marimo", "convert", str(TRAPS[trap].fixture), "-o", str(app))
-    assert converted.returncode == 0, converted.stderr
+    app = marimo_runs["files"]["converted", trap]
     assert f"{name}_1" in app.read_text(encoding="utf-8")
-    assert run_module("marimo", "check", str(app)).returncode == 0
+    assert findings_for(marimo_runs, app) == []  # marimo check accepts it
     ran = subprocess.run([sys.executable, str(app)], capture_output=True, text=True, timeout=300)
     assert ran.returncode == 0, ran.stderr
     assert f"experiment 1: test accuracy {fresh():.3f}" in ran.stdout

@@ -1,7 +1,8 @@
-"""The two small "experiments" every notebook in this topic runs: digits + logistic regression.
+"""The two small "experiments" of this topic: digits + logistic regression.
 
-They are deliberately tiny (under a second each) so that the lesson is about *notebook state*,
-not about the model. The only parameter that differs between the experiments is `C`, the inverse
+The trap notebooks write these scikit-learn lines in their cells, where the hidden state is
+visible; the marimo notebooks and the tests import them from here. They are deliberately tiny
+(under a second each) so that the lesson is about *notebook state*, not about the model. The only parameter that differs between the experiments is `C`, the inverse
 regularisation strength: a small `C` (strong regularisation) gives a clearly lower accuracy, so
 running an experiment with the other experiment's `C` changes the printed number visibly.
 """

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 from nbformat import NotebookNode
 
 from jupyter_reproducibility.plumbing import (
@@ -71,6 +72,8 @@ VOLATILE: list[tuple[str, re.Pattern[str], str]] = [
     ("duration", re.compile(r"\d+(?:\.\d+)?\s?(?:ns|µs|us|ms|s|sec|seconds|min)\b"), "<time>"),
 ]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+COALESCE = CoalesceStreamsPreprocessor()
+_CHANNEL = {"stdout": 0, "stderr": 1}  # streams first, each channel together; results after
 
 
 # --- Failures: restart the kernel, run all, compare -------------------------------------------
@@ -79,23 +82,26 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 def comparable_lines(cell: NotebookNode, ignore: list[re.Pattern[str]]) -> list[str]:
     """A cell's text outputs as lines: stdout, then stderr, then results and errors, masked.
 
-    A kernel may deliver one `print` as several stream messages, so each stream is joined before
-    it is split; a progress bar redraws its line with `\\r`, so only the last drawing counts.
-    Images and HTML are not compared (their bytes differ between runs and library versions).
+    The kernel sends stdout and stderr on two channels, so their interleaving changes from run to
+    run: each channel is compared on its own. nbconvert's CoalesceStreamsPreprocessor then joins
+    the pieces of one channel (one `print` may arrive as several messages) and keeps only the
+    last drawing of a line a progress bar redrew with `\\r`, as a terminal shows it. Images and
+    HTML are not compared (their bytes differ between runs and library versions).
     """
-    streams = {"stdout": "", "stderr": ""}
-    results: list[str] = []
-    for out in cell.get("outputs", []):
+    outputs = cell.get("outputs", [])
+    by_channel = sorted(outputs, key=lambda out: _CHANNEL.get(out.get("name"), 2))  # stable
+    merged, _ = COALESCE.preprocess_cell(nbformat.from_dict({"outputs": by_channel}), {}, 0)
+    lines: list[str] = []
+    for out in merged.outputs:
         if out.output_type == "stream":
-            streams[out.name] = streams.get(out.name, "") + out.text
+            prefix = "stderr: " if out.name == "stderr" else ""
+            lines += [prefix + line for line in out.text.rstrip("\n").splitlines()]
         elif out.output_type in ("execute_result", "display_data"):
-            results += out.get("data", {}).get("text/plain", "").splitlines()
+            lines += out.get("data", {}).get("text/plain", "").splitlines()
         elif out.output_type == "error":
-            results.append(f"{out.ename}: {out.evalue}")
-    lines = _drawn_lines(streams["stdout"])
-    lines += [f"stderr: {line}" for line in _drawn_lines(streams["stderr"])]
+            lines.append(f"{out.ename}: {out.evalue}")
     masked = []
-    for line in [*lines, *results]:
+    for line in lines:
         line = _ANSI.sub("", line)
         for _, pattern, mask in VOLATILE:
             line = pattern.sub(mask, line)
@@ -103,13 +109,6 @@ def comparable_lines(cell: NotebookNode, ignore: list[re.Pattern[str]]) -> list[
             line = pattern.sub("<ignored>", line)
         masked.append(line)
     return masked
-
-
-def _drawn_lines(text: str) -> list[str]:
-    """Lines as a terminal shows them: after a `\r`, the line is drawn again from its start."""
-    if not text:
-        return []
-    return [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.rstrip("\n").split("\n")]
 
 
 def run_fresh(nb: NotebookNode, cwd: Path, kernel_name: str, timeout: int) -> NotebookNode:

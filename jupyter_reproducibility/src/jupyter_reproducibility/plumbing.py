@@ -167,27 +167,6 @@ def execute_in_kernel(client, what: str = "the run") -> None:
         ) from None
 
 
-def launching_command() -> list[str] | None:
-    """The command line of the process that started this kernel, e.g. `papermill nb.ipynb ...`.
-
-    Inside a notebook, sys.argv is the kernel's own (`ipykernel_launcher -f kernel.json`), which
-    re-runs nothing; the real command is its parent's. `python .../bin/papermill ...` and
-    `python -m papermill ...` are written as typed: `papermill ...`. None if it cannot be read.
-    """
-    import psutil
-
-    try:
-        argv = psutil.Process().parent().cmdline()
-    except (psutil.Error, AttributeError):  # no parent, or not allowed to read it
-        return None
-    for i, arg in enumerate(argv):
-        if Path(arg).name == "papermill":
-            return ["papermill", *argv[i + 1 :]]
-        if arg == "-m" and argv[i + 1 : i + 2] == ["papermill"]:
-            return ["papermill", *argv[i + 2 :]]
-    return argv
-
-
 def python3_kernel_is_this_interpreter(folder: Path) -> None:
     """Make kernel "python3" start *this* interpreter (the topic's), even where a cluster or a
     user installed another "python3" kernelspec: JUPYTER_PATH is searched before the others."""
