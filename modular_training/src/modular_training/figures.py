@@ -5,6 +5,7 @@ Run:  uv run mt-figures          (about a minute; rewrites figures/ in the topic
 
 from __future__ import annotations
 
+import math
 import sys
 import tempfile
 from pathlib import Path
@@ -13,7 +14,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from scipy.stats import binomtest
 
 from modular_training.data import load_splits
 from modular_training.plots import save_figure
@@ -60,17 +60,24 @@ def resume_figure(table: ResumeTable, path: Path) -> Path:
     return save_figure(draw_resume_grid(table), path)
 
 
+def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% interval for an accuracy measured on n test images (Wilson score interval)."""
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
 def seed_figure(correct: dict[int, int], n: int, path: Path) -> Path:
     """Test accuracy per training seed with its 95% interval from n test images: the spread across
     seeds is of the same size as the test set's own uncertainty, so report both, not the best seed."""
     fig, ax = plt.subplots(figsize=(6.5, 3))
     seeds = list(correct)
     accuracy = [correct[s] / n for s in seeds]
-    # Wilson's score interval, from scipy: the exact binomial test's own confidence interval.
-    intervals = [binomtest(correct[s], n).proportion_ci(method="wilson") for s in seeds]
+    intervals = [wilson_interval(correct[s], n) for s in seeds]
     errors = [
-        [a - ci.low for a, ci in zip(accuracy, intervals, strict=True)],
-        [ci.high - a for a, ci in zip(accuracy, intervals, strict=True)],
+        [a - lo for a, (lo, _) in zip(accuracy, intervals, strict=True)],
+        [hi - a for a, (_, hi) in zip(accuracy, intervals, strict=True)],
     ]
     ax.errorbar([str(s) for s in seeds], accuracy, yerr=errors, fmt="o", color="#5c6bc0", capsize=4)
     ax.set_ylim(0.9, 1.0)
