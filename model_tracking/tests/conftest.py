@@ -223,3 +223,25 @@ def same_seed_run(session_dir, tracking_uri):
             tracking_uri=tracking_uri,
         )
     )
+
+
+@pytest.fixture(scope="session")
+def small_run(session_dir):
+    """Two epochs, no tracker, seed 0, in this process: the determinism and verify tests' run."""
+    from model_tracking.train import TrainConfig, run_training
+
+    return run_training(TrainConfig(epochs=2, seed=0, out=session_dir / "small"))
+
+
+@pytest.fixture(scope="session")
+def grid_run(tmp_path_factory):
+    """`tracking-sklearn` once, in this process; its receipt names the command a learner types
+    for the same run (in this process the command line would be pytest's), so verify re-runs it."""
+    from model_tracking import sklearn_autolog
+
+    tmp = tmp_path_factory.mktemp("sklearn")
+    uri, out = f"sqlite:///{tmp / 'mlflow.db'}", tmp / "out"
+    typed = ["tracking-sklearn", "--tracking-uri", uri, "--out", str(out)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sklearn_autolog, "command_line", lambda: typed)
+        return uri, sklearn_autolog.run_grid(uri, "digits-sklearn", seed=0, out=out)

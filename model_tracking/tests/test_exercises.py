@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,11 +20,49 @@ STARTER_MESSAGES = {
 }
 
 
-def run_checker(folder: Path) -> subprocess.CompletedProcess:
-    """`uv run pytest exercises/NN-name` as a learner runs it, on a copy of the folder."""
-    env = {**os.environ, "PYTHONPATH": str(TOPIC / "src")}
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)]
-    return subprocess.run(command, cwd=TOPIC, env=env, capture_output=True, text=True, timeout=600)
+class Checked:
+    """What a checker run reported: its exit code and each failure's text, as pytest prints it."""
+
+    stderr = ""  # pytest reports failures in its summary (stdout); kept for the messages below
+
+    def __init__(self) -> None:
+        self.returncode: int | None = None
+        self.failures: list[str] = []
+
+    def pytest_runtest_logreport(self, report) -> None:
+        if report.failed:
+            self.failures.append(report.longreprtext)
+
+    @property
+    def stdout(self) -> str:
+        return "\n".join(self.failures)
+
+
+def run_checker(folder: Path) -> Checked:
+    """`uv run pytest exercises/NN-name` as a learner runs it, on a copy of the folder.
+
+    In this process (torch and mlflow are imported once, not once per checker); the checker's
+    global state (working folder, environment, MLflow's tracking URI and experiment) is put back.
+    """
+    import mlflow
+
+    checked, environ, cwd = Checked(), dict(os.environ), Path.cwd()
+    uri = mlflow.get_tracking_uri()
+    try:
+        os.chdir(TOPIC)
+        args = ["-q", "-p", "no:cacheprovider", "--import-mode=importlib", str(folder)]
+        checked.returncode = int(pytest.main(args, plugins=[checked]))
+    finally:
+        # Every checker is a `test_exercise` module: forget this one, or the next run reuses it.
+        for name, module in list(sys.modules.items()):
+            if Path(getattr(module, "__file__", None) or "/").is_relative_to(folder):
+                del sys.modules[name]
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(environ)
+        mlflow.set_tracking_uri(uri)
+        mlflow.tracking.fluent._active_experiment_id = None
+    return checked
 
 
 def copy_exercise(name: str, tmp_path: Path, overlay: Path | None = None) -> Path:

@@ -9,14 +9,7 @@ import numpy as np
 import pytest
 from model_tracking.digits import load_digit_splits
 from model_tracking.receipt import data_sha256, weights_sha256
-from model_tracking.sklearn_autolog import GRID, learned_arrays, main, run_grid
-
-
-@pytest.fixture(scope="module")
-def grid_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("sklearn")
-    uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    return uri, run_grid(uri, "digits-sklearn", seed=0, out=tmp / "out")
+from model_tracking.sklearn_autolog import GRID, learned_arrays, main
 
 
 def test_autolog_recorded_the_search_params_and_metrics(grid_run):

@@ -35,6 +35,15 @@ def provenance(data_hash: str) -> dict[str, str]:
     return tags
 
 
+def model_requirements() -> list[str]:
+    """Pinned requirements for a logged model (the '+cu…' local version tag is not on PyPI)."""
+    return [
+        f"torch=={importlib.metadata.version('torch').split('+')[0]}",
+        f"numpy=={importlib.metadata.version('numpy')}",
+        f"mlflow=={importlib.metadata.version('mlflow')}",
+    ]
+
+
 # Secrets: tokens live in the environment and must never end up in a tracker.
 
 _SECRET_NAME = re.compile(r"TOKEN|KEY|PASSWORD|SECRET", re.IGNORECASE)

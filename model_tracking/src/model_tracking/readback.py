@@ -8,6 +8,7 @@ same file `wandb sync` uploads later).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -110,6 +111,13 @@ def wandb_records(run_file: Path, wait_s: float = 0) -> list[dict[str, Any]]:
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
+def wait_for_wandb_run(run_dir: Path, wait_s: float = 60) -> None:
+    """Return once W&B's service has written the run's exit record (or `wait_s` passed idle)."""
+    for run_file in Path(run_dir).glob("run-*.wandb"):  # none when the mode was "disabled"
+        with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):  # only a wait
+            wandb_records(run_file, wait_s=wait_s)
+
+
 def find_wandb_run_file(wandb_dir: Path) -> Path:
     """The single `.wandb` file under a `wandb/` folder (one offline run)."""
     files = sorted(Path(wandb_dir).glob("*run-*/run-*.wandb"))
@@ -126,12 +134,12 @@ def read_wandb_offline(wandb_dir: Path) -> dict[str, Any]:
     history: dict[str, list[Any]] = {}
     summary: dict[str, Any] = {}
     artifacts: dict[str, list[dict[str, Any]]] = {}  # name -> versions, in logging order
-    name = None
+    name = group = None
     # Wait for the exit record: after `run.finish()` W&B's service may still be writing the file.
     for record in wandb_records(run_file, wait_s=60):
         kind, body = record["type"], record.get(record["type"], {})
         if kind == "run":
-            name = body.get("display_name")
+            name, group = body.get("display_name"), body.get("run_group")
             config.update(body.get("config", {}).get("update", {}))
         elif kind == "config":
             config.update(body.get("update", {}))
@@ -159,6 +167,7 @@ def read_wandb_offline(wandb_dir: Path) -> dict[str, Any]:
     return {
         "run_dir": run_file.parent,
         "name": name,
+        "group": group,
         "config": config,
         "history": history,
         "summary": summary,

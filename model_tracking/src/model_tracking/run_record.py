@@ -14,12 +14,14 @@ import torch
 from safetensors.torch import save_file
 
 from model_tracking.digits import SPLIT_SEED, model_summary
+from model_tracking.mlflow_store import run_in_store
 from model_tracking.plots import plot_training_curves
 from model_tracking.provenance import scrub
 from model_tracking.receipt import atomic_write, write_json_atomic, write_run_json
 
 if TYPE_CHECKING:
-    from model_tracking.train import RunResult, TrainConfig
+    from model_tracking.config import TrainConfig
+    from model_tracking.train import RunResult
 
 
 def hyperparameters(config: TrainConfig) -> dict[str, Any]:
@@ -45,6 +47,8 @@ def equivalent_command(config: TrainConfig) -> list[str]:
         command += ["--tracking-uri", config.tracking_uri, "--experiment", config.experiment]
     if "wandb" in config.trackers and config.wandb_mode != "offline":
         command += ["--wandb-mode", config.wandb_mode]
+    if "wandb" in config.trackers and config.wandb_group:
+        command += ["--wandb-group", config.wandb_group]
     if config.register_as:
         command += ["--register-as", config.register_as]
     if config.run_name:
@@ -115,9 +119,12 @@ def report(result: RunResult, config: TrainConfig) -> str:
             f"tensorboard: tensorboard --logdir {result.out / where['tensorboard']['logdir']}"
         )
     if "mlflow" in where:
-        uri = config.tracking_uri
+        uri, run_id = config.tracking_uri, where["mlflow"]["run_id"]
+        # The UI shown opens this store: ask it for the run first (a UI opened on another
+        # store shows an empty list, and nothing says why).
+        run_in_store(uri, run_id)
         ui = uri if uri.startswith("http") else f"mlflow ui --backend-store-uri {uri}"
-        lines.append(f"mlflow: run {where['mlflow']['run_id']} in {uri}; UI: {ui}")
+        lines.append(f"mlflow: run {run_id} in {uri}; UI: {ui}")
     if "wandb" in where:
         lines.append(
             f"wandb ({config.wandb_mode}): wandb sync {result.out / where['wandb']['run_dir']}"

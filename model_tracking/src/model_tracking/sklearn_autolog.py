@@ -28,6 +28,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from model_tracking.digits import load_digit_splits
+from model_tracking.mlflow_store import ensure_experiment
 from model_tracking.plumbing import (
     DEFAULT_TRACKING_URI,
     BadInput,
@@ -45,7 +46,6 @@ from model_tracking.receipt import (
     weights_sha256,
     write_run_json,
 )
-from model_tracking.trackers import ensure_experiment
 
 GRID = {"logisticregression__C": [0.01, 0.1, 1.0, 10.0]}
 RUN_FILES = ("run.json", "weights.npz")  # an earlier run of this command may be replaced

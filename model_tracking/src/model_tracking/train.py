@@ -3,25 +3,38 @@
     tracking-train --tracker mlflow                       # local store ./mlflow.db
     tracking-train --tracker none tensorboard mlflow wandb --seed 1
 
-Whatever the tracker, the same things are recorded: hyperparameters, per-epoch train and
-validation loss/accuracy, provenance (git commit and dirty flag, uv.lock hash, data hash,
-package versions, seed) and files (training curve, model summary, checkpoint, run.json).
+Read it top to bottom: each tool's own calls are written out where the run reaches them
+(open a run, every epoch, the end, close). Whatever the tool, the same things are recorded:
+hyperparameters, per-epoch train and validation loss/accuracy, provenance (git commit and dirty
+flag, uv.lock hash, data hash, package versions, seed) and files (training curve, model summary,
+checkpoints, run.json). `none` is the naive record: the lists the loop keeps and those files.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import logging
+import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import save_file
 from tqdm import tqdm
 
+from model_tracking.config import (
+    RUN_FILES,
+    TRACKERS,
+    TrainConfig,
+    build_parser,
+    config_from_args,
+    validate,
+)
 from model_tracking.digits import (
     build_model,
     evaluate,
@@ -29,52 +42,15 @@ from model_tracking.digits import (
     seed_everything,
     train_one_epoch,
 )
-from model_tracking.plumbing import (
-    DEFAULT_TRACKING_URI,
-    BadInput,
-    check_out,
-    check_tracking_uri,
-    finite_float,
-    parser_for,
-    publish,
-    run_at_edge,
-)
-from model_tracking.provenance import provenance, scrub
-from model_tracking.receipt import command_line, data_sha256, weights_sha256
+from model_tracking.mlflow_store import ensure_experiment
+from model_tracking.plumbing import BadInput, publish, run_at_edge
+from model_tracking.provenance import model_requirements, provenance, scrub, scrubbed_argv
+from model_tracking.receipt import data_sha256, weights_sha256
 from model_tracking.run_record import hyperparameters, relative_to, report, write_run_files
-from model_tracking.trackers import (
-    TRACKERS,
-    MlflowTracker,
-    TensorBoardTracker,
-    Tracker,
-    WandbTracker,
-)
 
 EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
-# What a run folder holds: an earlier run there (and nothing else) may be replaced by a new one.
-RUN_FILES = (
-    "run.json", "history.json", "model.safetensors", "model_summary.txt", "training_curve.png",
-    "checkpoints", "tensorboard", "wandb",
-)  # fmt: skip
-__all__ = ["EPOCH_METRICS", "BadInput", "RunResult", "TrainConfig", "main", "run_training"]
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 15
-    lr: float = 0.01
-    batch_size: int = 64
-    hidden: int = 64
-    seed: int = 0
-    trackers: tuple[str, ...] = ("none",)
-    out: Path = Path("outputs/train")
-    tracking_uri: str = DEFAULT_TRACKING_URI
-    experiment: str = "digits"
-    register_as: str = ""  # only `tracking-compare` registers: the sweep's best, not every run
-    wandb_mode: str = "offline"
-    run_name: str | None = None
-    extra_tags: dict[str, str] = field(default_factory=dict)
-    command: list[str] | None = None  # as typed; None: the equivalent `tracking-train` line
+__all__ = ["EPOCH_METRICS", "TRACKERS", "BadInput", "RunResult", "TrainConfig", "main"]
+__all__ += ["build_parser", "config_from_args", "run_training", "validate"]
 
 
 @dataclass
@@ -87,48 +63,146 @@ class RunResult:
     model: torch.nn.Module
 
 
-# --------------------------------------------------------------------------------------------
-# Check the input before any training: a typo should cost a second, not a whole run.
-
-
-def validate(config: TrainConfig) -> None:
-    unknown = sorted(set(config.trackers) - set(TRACKERS))
-    if unknown:
-        raise BadInput(f"unknown tracker {unknown[0]!r}; choose from {', '.join(TRACKERS)}")
-    if config.epochs < 1:
-        raise BadInput(f"--epochs must be at least 1, got {config.epochs}")
-    if not 0 < config.lr < 10:
-        raise BadInput(f"--lr must be in (0, 10), got {config.lr}")
-    if config.batch_size < 1 or config.hidden < 1:
-        raise BadInput("--batch-size and --hidden must be positive")
-    if not 0 <= config.seed < 2**32:  # the range torch and numpy accept as a seed
-        raise BadInput(f"--seed must be in [0, 2**32), got {config.seed}")
-    if config.wandb_mode not in ("offline", "online", "disabled"):
-        raise BadInput(
-            f"--wandb-mode must be offline, online or disabled, got {config.wandb_mode!r}"
-        )
-    if "mlflow" in config.trackers:
-        if not config.experiment.strip():
-            raise BadInput("--experiment must not be empty")
-        check_tracking_uri(config.tracking_uri)
-    check_out(config.out, replaceable=RUN_FILES)
-
-
-# --------------------------------------------------------------------------------------------
-# The run itself.
-
-
-def make_trackers(config: TrainConfig, folder: Path) -> list[Tracker]:
-    trackers: list[Tracker] = []
+# %% 1. Open one run per tool. `runs` fills as each opens, so a failure closes only those.
+def open_runs(runs: dict, config: TrainConfig, folder: Path, name: str, tags: dict, data) -> None:
+    params = hyperparameters(config)
     if "tensorboard" in config.trackers:
-        trackers.append(TensorBoardTracker(folder / "tensorboard"))
+        from torch.utils.tensorboard import SummaryWriter
+
+        runs["tensorboard"] = writer = SummaryWriter(log_dir=str(folder / "tensorboard"))
+        table = "\n".join(f"| {k} | {v} |" for k, v in tags.items())
+        writer.add_text("provenance", "| tag | value |\n|---|---|\n" + table)
     if "mlflow" in config.trackers:
-        trackers.append(MlflowTracker(config.tracking_uri, config.experiment, config.register_as))
+        import mlflow
+
+        # We pass pip_requirements ourselves; MLflow's note that pip itself is missing is noise.
+        logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
+        mlflow.set_tracking_uri(config.tracking_uri)
+        experiment_id = ensure_experiment(config.tracking_uri, config.experiment)
+        runs["mlflow"] = mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=tags)
+        mlflow.log_params(params)
+        for context, (x, y) in data.named_splits().items():
+            # MLflow's digest hashes only the first 10,000 values (and the shape); the input
+            # tag carries the receipt-style sha256 over every byte of this split.
+            dataset = mlflow.data.from_numpy(x.numpy(), targets=y.numpy(), name=f"digits-{context}")
+            mlflow.log_input(dataset, context=context, tags={"sha256": data_sha256(x, y)})
     if "wandb" in config.trackers:
-        trackers.append(WandbTracker(folder, mode=config.wandb_mode))
-    return trackers
+        import wandb
+
+        with scrubbed_argv():  # W&B stores sys.argv in the run's metadata
+            runs["wandb"] = wandb.init(
+                project="model-tracking",
+                name=name,
+                group=config.wandb_group,
+                dir=str(folder),
+                mode=config.wandb_mode,
+                config={**params, "provenance": tags},
+                settings=wandb.Settings(silent=True),
+            )
 
 
+def where(runs: dict, config: TrainConfig) -> dict[str, dict[str, str]]:
+    """Where to find each run again (shown in run.json and in the final message)."""
+    places = {}
+    if "tensorboard" in runs:
+        places["tensorboard"] = {"logdir": runs["tensorboard"].log_dir}
+    if "mlflow" in runs:
+        info = runs["mlflow"].info
+        places["mlflow"] = {"tracking_uri": config.tracking_uri,
+                            "experiment_id": info.experiment_id, "run_id": info.run_id}  # fmt: skip
+    if "wandb" in runs:
+        places["wandb"] = {"mode": config.wandb_mode,
+                           "run_dir": str(Path(runs["wandb"].dir).parent)}  # fmt: skip
+    return places
+
+
+# %% 2. Every epoch: the four numbers, with the epoch as the step, and that epoch's weights.
+def log_epoch(runs: dict, epoch: int, metrics: dict[str, float], checkpoint: Path) -> None:
+    if writer := runs.get("tensorboard"):
+        for key, value in metrics.items():
+            writer.add_scalar(key, value, epoch)
+    if "mlflow" in runs:
+        import mlflow
+
+        mlflow.log_metrics(metrics, step=epoch)
+        mlflow.log_artifact(str(checkpoint), artifact_path="checkpoints")
+    if run := runs.get("wandb"):
+        import wandb
+
+        run.log(metrics, step=epoch)
+        # One artifact name, a new version per epoch: W&B keeps the history and the aliases
+        # say which is which ("latest" moves along by itself).
+        weights = wandb.Artifact("digits-mlp-checkpoint", type="model", metadata={"epoch": epoch})
+        weights.add_file(str(checkpoint))
+        run.log_artifact(weights, aliases=[f"epoch-{epoch}"])
+
+
+# %% 3. The end: the model, the final numbers, the files.
+def log_outcome(runs: dict, config: TrainConfig, model, x_example, final: dict, files: list):
+    if writer := runs.get("tensorboard"):
+        import matplotlib.image
+
+        with warnings.catch_warnings():  # add_graph traces with torch.jit, which warns it is old
+            warnings.simplefilter("ignore", FutureWarning)
+            writer.add_graph(model, x_example[:1])
+        # hparams link settings to results in the HParams tab; run_name="." keeps them in
+        # this run's folder instead of a new timestamped one.
+        writer.add_hparams(hyperparameters(config), final, run_name=".")
+        for path in files:  # no artifact store: images go in as images, files are kept beside
+            if path.suffix == ".png":
+                writer.add_image(path.stem, matplotlib.image.imread(path), dataformats="HWC")
+            shutil.copy2(path, Path(writer.log_dir) / path.name)
+    if "mlflow" in runs:
+        import mlflow
+        from mlflow.models import infer_signature
+
+        x = x_example[:5]
+        with torch.no_grad():
+            y = model(x)
+        info = mlflow.pytorch.log_model(
+            model,
+            name="model",
+            # The signature records input/output shapes and dtypes; the example shows a caller
+            # what to send. Explicit requirements avoid a slow, guessy environment inference.
+            signature=infer_signature(x.numpy(), y.numpy()),
+            input_example=x.numpy(),
+            pip_requirements=model_requirements(),
+            # pt2 = torch.export: a traced graph plus weights, loaded without unpickling code.
+            serialization_format="pt2",
+            registered_model_name=config.register_as or None,
+        )
+        # Final metrics linked to the logged model let `search_logged_models` rank models.
+        mlflow.log_metrics(final, model_id=info.model_id)
+        for path in files:
+            mlflow.log_artifact(str(path))
+    if run := runs.get("wandb"):
+        import wandb
+
+        run.summary.update(final)
+        # An artifact, not copies in the run folder: each file is hashed into a manifest and
+        # staged (in WANDB_DATA_DIR) for `wandb sync`; later runs can use the version.
+        artifact = wandb.Artifact("digits-mlp", type="model", metadata=final)
+        for path in files:
+            artifact.add_file(str(path))
+        run.log_artifact(artifact)
+
+
+# %% 4. Close every run that was opened, marked failed when training raised.
+def close_runs(runs: dict, ok: bool) -> None:
+    if writer := runs.get("tensorboard"):
+        writer.close()
+    if "mlflow" in runs:
+        import mlflow
+
+        mlflow.end_run(status="FINISHED" if ok else "FAILED")
+    if run := runs.get("wandb"):
+        from model_tracking.readback import wait_for_wandb_run
+
+        run.finish(exit_code=0 if ok else 1)
+        wait_for_wandb_run(Path(run.dir).parent)  # the service writes the run file after finish
+
+
+# %% The run: train, and send every step to the tools opened above.
 def run_training(config: TrainConfig) -> RunResult:
     """Validate, train, record with every chosen tracker, and publish `config.out` at the end."""
     started = time.time()
@@ -143,18 +217,13 @@ def run_training(config: TrainConfig) -> RunResult:
     out = Path(config.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f"{out.name}.partial-"))
-    trackers = make_trackers(config, staging)
-    opened: list[Tracker] = []  # only these are closed if something fails
+    runs: dict[str, Any] = {}
     ok = False
     try:
-        locations = {}
         tags = scrub({**provenance(data_hash), **config.extra_tags})
-        for tracker in trackers:
-            location = tracker.start(run_name, hyperparameters(config), tags)
-            locations[tracker.name] = relative_to(location, staging)
-            opened.append(tracker)
-            tracker.log_datasets(data.named_splits())
-        model, history = train_epochs(config, data, generator, trackers, staging, run_name)
+        open_runs(runs, config, staging, run_name, tags, data)
+        locations = {k: relative_to(v, staging) for k, v in where(runs, config).items()}
+        model, history = train_epochs(config, data, generator, runs, staging, run_name)
         metrics = {key: values[-1] for key, values in history.items()}
         # Select models on validation data only; the test accuracy is reported, never chosen on.
         final = {
@@ -166,10 +235,7 @@ def run_training(config: TrainConfig) -> RunResult:
             staging, config, model, history, {**metrics, **final}, weights_hash, data_hash,
             locations, started,
         )  # fmt: skip
-        for tracker in trackers:
-            tracker.log_model(model, data.x_test)
-            tracker.log_final(final)
-            tracker.log_files(files)
+        log_outcome(runs, config, model, data.x_test, final, files)
         ok = True
     except BaseException as exc:
         # A crash (or Ctrl-C) during the work is not bad input: keep the epochs trained so far.
@@ -178,14 +244,13 @@ def run_training(config: TrainConfig) -> RunResult:
         )
         raise
     finally:
-        for tracker in opened:
-            tracker.finish(ok)
+        close_runs(runs, ok)
     publish(staging, out, replaceable=RUN_FILES)
     return RunResult(out, history, {**metrics, **final}, weights_hash, locations, model)
 
 
-def train_epochs(config, data, generator, trackers, folder, run_name):
-    """The training loop: every epoch's numbers and weights go to every tracker."""
+def train_epochs(config, data, generator, runs, folder, run_name):
+    """The training loop: every epoch's numbers and weights go to every tool."""
     checkpoints = folder / "checkpoints"
     checkpoints.mkdir()
     model = build_model(config.hidden)
@@ -202,66 +267,12 @@ def train_epochs(config, data, generator, trackers, folder, run_name):
         # Every epoch's weights: a later question ("was epoch 9 better?") needs no re-run.
         checkpoint = checkpoints / f"epoch-{epoch:03d}.safetensors"
         save_file(model.state_dict(), checkpoint)
-        for tracker in trackers:
-            tracker.log_epoch(epoch, metrics)
-            tracker.log_checkpoint(epoch, checkpoint)
+        log_epoch(runs, epoch, metrics, checkpoint)
     return model, history
 
 
-# --------------------------------------------------------------------------------------------
-# Command line.
-
-
-def build_parser() -> argparse.ArgumentParser:
-    d = TrainConfig()
-    p = parser_for(__doc__, prog="tracking-train")
-    p.add_argument(
-        "--tracker",
-        nargs="+",
-        action="extend",
-        help=f"one or more of {', '.join(TRACKERS)} (space or comma separated; default none)",
-    )
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--lr", type=finite_float, default=d.lr)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--hidden", type=int, default=d.hidden)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--out", type=Path, default=d.out, help="run folder (default %(default)s)")
-    p.add_argument(
-        "--tracking-uri", default=d.tracking_uri, help="MLflow store (default %(default)s)"
-    )
-    p.add_argument("--experiment", default=d.experiment, help="MLflow experiment name")
-    p.add_argument(
-        "--register-as", default=d.register_as, help="register the model under this name"
-    )
-    p.add_argument(
-        "--wandb-mode", default=d.wandb_mode, help="offline (default), online or disabled"
-    )
-    p.add_argument("--run-name", default=None)
-    return p
-
-
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    names = [n.strip() for item in (args.tracker or ["none"]) for n in item.split(",") if n.strip()]
-    return TrainConfig(
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        hidden=args.hidden,
-        seed=args.seed,
-        trackers=tuple(dict.fromkeys(names)),
-        out=args.out,
-        tracking_uri=args.tracking_uri,
-        experiment=args.experiment,
-        register_as=args.register_as,
-        wandb_mode=args.wandb_mode,
-        run_name=args.run_name,
-        command=command_line(),
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
-    config = config_from_args(build_parser().parse_args(argv))
+    config = config_from_args(build_parser(__doc__).parse_args(argv))
 
     def body() -> int:
         result = run_training(config)
