@@ -117,3 +117,31 @@ def local_slurm():
     yield cluster
     cluster.stop()
     shutil.rmtree(root, ignore_errors=True)
+
+
+SLURM_STEPS = ["--steps", "30", "--seed", "0"]  # the demo's settings: the jobs rerun its runs
+
+
+@pytest.fixture(scope="session")
+def slurm_jobs(local_slurm, tmp_path_factory):
+    """Submit both CPU jobs at once; the scheduler runs them as the 2 cores allow. cpu_ddp runs
+    the equivalence launch's command, so it is also that launch's rerun (test_equivalence.py)."""
+    from scaling_multi_gpu.equivalence import DISTRIBUTED_VARIANTS
+
+    work = tmp_path_factory.mktemp("slurm-jobs")
+    work.chmod(0o755)
+    jobs = {}
+    for name, args in (
+        ("cpu_single", SLURM_STEPS),
+        ("cpu_ddp", ["--strategy", DISTRIBUTED_VARIANTS, *SLURM_STEPS]),
+    ):
+        out = work / name
+        # The job runs under this interpreter and finds the package through PYTHONPATH (above).
+        env = {**os.environ, "PYTHON": sys.executable, "OUT": str(out)}
+        script = TOPIC_ROOT / "scripts" / f"{name}.sbatch"
+        jobs[name] = (local_slurm.submit(script, args, cwd=work, env=env), out)
+    states = {name: local_slurm.wait(job_id, timeout=900) for name, (job_id, _) in jobs.items()}
+    logs = {
+        name: next(work.glob(f"*-{job_id}.out")).read_text() for name, (job_id, _) in jobs.items()
+    }
+    return jobs, states, logs

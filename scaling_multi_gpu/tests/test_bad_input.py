@@ -8,8 +8,6 @@ Runs in this process (each command's `main(argv)`): every refusal happens before
 from __future__ import annotations
 
 import importlib
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -92,15 +90,25 @@ def test_values_a_library_would_choke_on_are_refused(command, argv, words, tmp_p
     assert not (tmp_path / "o").exists()
 
 
-def test_an_unknown_lightning_strategy_is_refused_before_any_rank_starts(tmp_path):
-    """In a fresh process, so Lightning's chatter ("GPU available: ...") or a second rank's
-    traceback would show: one line, and the launch never happens."""
-    argv = ["-m", "scaling_multi_gpu.lightning_train", "--strategy", "bogus"]
-    done = subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=tmp_path)
-    assert done.returncode == 2, done.stderr[-2000:]
-    lines = done.stderr.strip().splitlines()
+def test_an_unknown_lightning_strategy_is_refused_before_any_rank_starts(
+    tmp_path, monkeypatch, capfd
+):
+    """capfd reads the file descriptors, so Lightning's chatter ("GPU available: ...") would
+    show even where it writes past sys.stderr: one line, and no process is ever started."""
+    import subprocess
+
+    from scaling_multi_gpu import lightning_train
+
+    def no_process(*args, **kwargs):
+        raise AssertionError(f"a process was started for bad input: {args[:1]}")
+
+    monkeypatch.setattr(subprocess, "Popen", no_process)  # how Lightning starts the other ranks
+    monkeypatch.chdir(tmp_path)
+    assert lightning_train.main(["--strategy", "bogus"]) == 2
+    out, err = capfd.readouterr()
+    lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --strategy bogus"), lines
-    assert done.stdout == "" and list(tmp_path.iterdir()) == []
+    assert out == "" and list(tmp_path.iterdir()) == []
 
 
 def test_a_deepspeed_config_of_random_bytes_is_bad_input(tmp_path, capsys):

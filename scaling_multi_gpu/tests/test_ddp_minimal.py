@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
+import runpy
 import sys
 from pathlib import Path
 
@@ -30,11 +29,13 @@ def test_ddp_minimal_stays_minimal():
         assert api in source, api
 
 
-def test_without_torchrun_it_says_so(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
-    done = subprocess.run(
-        [sys.executable, "-m", "scaling_multi_gpu.ddp_minimal", "--out", str(tmp_path / "o")],
-        capture_output=True, text=True, env=env,
-    )  # fmt: skip
-    assert done.returncode == 2 and done.stderr.strip().splitlines() == [done.stderr.strip()]
-    assert "launch with torchrun" in done.stderr and not (tmp_path / "o").exists()
+def test_without_torchrun_it_says_so(tmp_path, monkeypatch, capsys):
+    """Run as `python -m` runs it (in this process: the refusal comes before any work)."""
+    for key in ("RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(sys, "argv", ["ddp_minimal.py", "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("scaling_multi_gpu.ddp_minimal", run_name="__main__")
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.strip().splitlines() == [err.strip()]
+    assert "launch with torchrun" in err and not (tmp_path / "o").exists()

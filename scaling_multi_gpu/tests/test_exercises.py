@@ -3,11 +3,12 @@ traceback) and passes on solution/ - and on a differently written fixture soluti
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
-import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -34,31 +35,44 @@ def prepare(name: str, root: Path, overlay: Path | None) -> Path:
     return copy
 
 
-def check(folder: Path) -> subprocess.CompletedProcess:
-    """What a learner runs (`uv run pytest exercises/NN-...`), from the topic folder."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(TOPIC / "src"), os.environ.get("PYTHONPATH", "")]),
-    }
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)]
-    return subprocess.run(cmd, cwd=TOPIC, env=env, capture_output=True, text=True, timeout=900)
+@dataclass
+class Checked:
+    returncode: int
+    output: str
+
+
+def check(folder: Path) -> Checked:
+    """What a learner runs (`uv run pytest exercises/NN-...`), from the topic folder: pytest's own
+    entry point, here in this process (torch is already imported), its report captured. The
+    checker's own module is dropped after it, so the next `test_exercise.py` imports its own."""
+    path, cwd = list(sys.path), os.getcwd()
+    report = io.StringIO()
+    try:
+        os.chdir(TOPIC)
+        with contextlib.redirect_stdout(report), contextlib.redirect_stderr(report):
+            code = pytest.main(["-q", "-p", "no:cacheprovider", str(folder)])
+    finally:
+        os.chdir(cwd)
+        sys.path[:] = path
+        for name, module in list(sys.modules.items()):
+            if str(getattr(module, "__file__", None) or "").startswith(str(folder)):
+                del sys.modules[name]
+    return Checked(int(code), report.getvalue())
 
 
 @pytest.fixture(scope="module")
-def checked(tmp_path_factory) -> dict[tuple[str, str], subprocess.CompletedProcess]:
-    """All checker runs, two at a time (the 2 cores): starter, solution/, alternative fixture."""
+def checked(tmp_path_factory) -> dict[tuple[str, str], Checked]:
+    """All checker runs: starter, solution/, alternative fixture."""
     jobs = {}
     for name in MESSAGES:
         jobs[(name, "starter")] = None
         jobs[(name, "solution")] = EXERCISES / name / "solution"
         if (ALTERNATIVES / name).is_dir():
             jobs[(name, "alternative")] = ALTERNATIVES / name
-    folders = {
-        key: prepare(key[0], tmp_path_factory.mktemp(key[1]), overlay)
+    return {
+        key: check(prepare(key[0], tmp_path_factory.mktemp(key[1]), overlay))
         for key, overlay in jobs.items()
     }
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(folders, pool.map(check, folders.values()), strict=True))
 
 
 @pytest.mark.parametrize("name", sorted(MESSAGES))
@@ -77,7 +91,7 @@ def test_layout(name):
 @pytest.mark.parametrize("name", sorted(MESSAGES))
 def test_starter_fails_with_the_learner_message(checked, name):
     done = checked[(name, "starter")]
-    output = done.stdout + done.stderr
+    output = done.output
     assert done.returncode == 1, output
     assert MESSAGES[name] in output and "Traceback" not in output, output
 
@@ -85,11 +99,11 @@ def test_starter_fails_with_the_learner_message(checked, name):
 @pytest.mark.parametrize("name", sorted(MESSAGES))
 def test_solution_passes(checked, name):
     done = checked[(name, "solution")]
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 0, done.output
 
 
 def test_a_differently_written_solution_passes_too(checked):
     alternatives = [key for key in checked if key[1] == "alternative"]
     assert alternatives, "at least one exercise needs a second, differently written solution"
     for key in alternatives:
-        assert checked[key].returncode == 0, checked[key].stdout + checked[key].stderr
+        assert checked[key].returncode == 0, checked[key].output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -113,7 +114,10 @@ def test_parameter_counts_parse(text, value):
 # --------------------------------------------------------------------------- hwinfo
 def test_hwinfo_describes_this_machine():
     info = hwinfo.collect()
-    assert info["cpu"]["logical_cores"] >= 1 and info["memory_gib"] > 0
+    cpu = info["cpu"]
+    assert cpu["logical_cores"] >= 1 and info["memory_gib"] > 0 and cpu["model"]
+    assert 1 <= cpu["physical_cores"] <= cpu["logical_cores"] == os.cpu_count()
+    assert 1 <= cpu["usable_cores"] <= cpu["logical_cores"]
     assert info["software"]["gloo"] is True
     json.dumps(info)  # JSON-ready
 

@@ -47,7 +47,14 @@ THREADS_CHANGE_BITS = {
 }
 
 
-def test_another_thread_count_is_within_tolerance_and_compare_names_it(tmp_path):
+@pytest.fixture(scope="module")
+def one_thread_run(tmp_path_factory) -> Path:
+    """One `python -m scaling_multi_gpu.train` run with 1 thread: compared with 2 threads below,
+    and re-run by `verify`."""
+    return train(tmp_path_factory.mktemp("one"), "--device", "cpu", env={"OMP_NUM_THREADS": "1"})
+
+
+def test_another_thread_count_is_within_tolerance_and_compare_names_it(one_thread_run, tmp_path):
     """Everywhere: 2 threads train the 1-thread model within tolerance, and where the bits differ
     `compare` names the thread count as the cause. Whether the bits differ depends on the
     kernels: asserted on the kernel paths measured to split sums by thread, reported elsewhere."""
@@ -57,7 +64,7 @@ def test_another_thread_count_is_within_tolerance_and_compare_names_it(tmp_path)
 
     # PASSIVE: waiting OpenMP threads sleep instead of spinning (same results, no 20x slowdown
     # when the cores are busy).
-    one = train(tmp_path / "one", "--device", "cpu", env={"OMP_NUM_THREADS": "1"})
+    one = one_thread_run
     two = train(
         tmp_path / "two",
         "--device",
@@ -123,8 +130,8 @@ def test_verify_relaunches_a_torchrun_receipt_and_says_match(ddp_launches, name)
 
 
 @pytest.mark.verifies("scaling-train")
-def test_verify_reruns_a_one_process_receipt_and_says_match(tmp_path):
-    receipt = train(tmp_path / "a", "--n-samples", "256", env={"OMP_NUM_THREADS": "1"})
+def test_verify_reruns_a_one_process_receipt_and_says_match(one_thread_run):
+    receipt = one_thread_run
     assert json.loads(receipt.read_text())["command"][:3] == [
         "python",
         "-m",

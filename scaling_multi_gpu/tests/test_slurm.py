@@ -10,37 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from scaling_multi_gpu.equivalence import DISTRIBUTED_VARIANTS
 
 TOPIC = Path(__file__).resolve().parents[1]
 SCRIPTS = TOPIC / "scripts"
-STEPS = ["--steps", "30", "--seed", "0"]
 SAME = ("weights_sha256", "data_sha256", "lock_sha256", "seed")
-
-
-def job_env(out: Path) -> dict[str, str]:
-    # The job runs under this interpreter and finds the package through PYTHONPATH (conftest).
-    return {**os.environ, "PYTHON": sys.executable, "OUT": str(out)}
-
-
-@pytest.fixture(scope="session")
-def slurm_jobs(local_slurm, tmp_path_factory):
-    """Submit both CPU jobs at once; the scheduler runs them as the 2 cores allow."""
-    work = tmp_path_factory.mktemp("slurm-jobs")
-    work.chmod(0o755)
-    jobs = {}
-    for name, args in (
-        ("cpu_single", STEPS),
-        ("cpu_ddp", ["--strategy", DISTRIBUTED_VARIANTS, *STEPS]),
-    ):
-        out = work / name
-        job_id = local_slurm.submit(SCRIPTS / f"{name}.sbatch", args, cwd=work, env=job_env(out))
-        jobs[name] = (job_id, out)
-    states = {name: local_slurm.wait(job_id, timeout=900) for name, (job_id, _) in jobs.items()}
-    logs = {
-        name: next(work.glob(f"*-{job_id}.out")).read_text() for name, (job_id, _) in jobs.items()
-    }
-    return jobs, states, logs
 
 
 def same_receipt(a: dict, b: dict) -> None:
@@ -60,25 +33,13 @@ def test_jobs_complete_and_log_what_they_got(slurm_jobs):
     assert "zero3      x2" in logs["cpu_ddp"]
 
 
-def test_single_job_matches_a_direct_run(slurm_jobs, tmp_path):
-    jobs, _, logs = slurm_jobs
-    direct = tmp_path / "direct"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # what the job script exports for 1 CPU
-    cmd = [
-        sys.executable,
-        "-m",
-        "scaling_multi_gpu.train",
-        "--strategy",
-        "single",
-        "--device",
-        "cpu",  # as the job script: on a GPU machine "auto" would train on the GPU instead
-        "--out",
-        str(direct),
-        *STEPS,
-    ]
-    subprocess.run(cmd, env=env, check=True, capture_output=True)
+def test_single_job_matches_the_direct_one_process_run(slurm_jobs, equivalence_run):
+    """The job's `train --strategy single --steps 30 --seed 0` on its 1 core = the demo's
+    one-process reference, trained directly in this process with 1 thread (same config)."""
+    jobs, _, _ = slurm_jobs
+    out, _ = equivalence_run
     job = json.loads((jobs["cpu_single"][1] / "run.json").read_text())
-    same_receipt(job, json.loads((direct / "run.json").read_text()))
+    same_receipt(job, json.loads((out / "single" / "run.json").read_text()))
 
 
 def test_ddp_job_matches_the_direct_launch(slurm_jobs, equivalence_run):

@@ -96,33 +96,25 @@ def cuda_status() -> tuple[bool, str]:
 
 
 def cpu_info() -> dict[str, Any]:
-    """Logical cores, the cores this process may use, sockets and the CPU model."""
-    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    sockets = {
-        line.split(":")[1].strip() for line in text.splitlines() if line.startswith("physical id")
-    }
-    models = [
-        line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")
-    ]
+    """The CPU model, logical and physical cores, and the cores this process may use."""
+    import cpuinfo  # py-cpuinfo: reads CPUID / the OS, on Linux, macOS and Windows alike
+    import psutil
+
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
-        "model": models[0] if models else platform.processor(),
-        "logical_cores": os.cpu_count(),
+        "model": cpuinfo.get_cpu_info().get("brand_raw") or platform.processor(),
+        "logical_cores": psutil.cpu_count(logical=True),
+        "physical_cores": psutil.cpu_count(logical=False),  # hyperthreads share one core's units
         "usable_cores": usable,  # what Slurm/cgroups actually give you: size num_workers by this
-        "sockets": len(sockets) or 1,
         "torch_threads": torch.get_num_threads(),
     }
 
 
-def memory_gib() -> float | None:
-    """Total RAM in GiB (from /proc/meminfo on Linux)."""
-    meminfo = Path("/proc/meminfo")
-    if not meminfo.exists():
-        return None
-    for line in meminfo.read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            return round(int(line.split()[1]) / 2**20, 1)
-    return None
+def memory_gib() -> float:
+    """Total RAM in GiB."""
+    import psutil
+
+    return round(psutil.virtual_memory().total / 2**30, 1)
 
 
 def gpu_info() -> list[dict[str, Any]]:
@@ -198,7 +190,7 @@ def render(info: dict[str, Any]) -> str:
     lines = [
         f"host            {info['host']}  ({info['platform']})",
         f"cpu             {cpu['model']}",
-        f"cores           {cpu['logical_cores']} logical, {cpu['usable_cores']} usable by this process, {cpu['sockets']} socket(s)",
+        f"cores           {cpu['logical_cores']} logical, {cpu['physical_cores']} physical, {cpu['usable_cores']} usable by this process",
         f"memory          {info['memory_gib']} GiB",
     ]
     sw = info["software"]

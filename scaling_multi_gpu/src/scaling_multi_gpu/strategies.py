@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from scaling_multi_gpu.plumbing import BadInput, stable_deepspeed_build_cache
 
@@ -151,7 +152,7 @@ def wrap_model(model: nn.Module, cfg: TrainConfig, d: Dist, micro_batch: int):
     if cfg.strategy == "ddp":
         # One process per device; gradients are averaged in buckets while backward still runs.
         ids = [d.local_rank] if d.device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(model, device_ids=ids), optimizer, None
+        return DDP(model, device_ids=ids), optimizer, None
     if cfg.strategy == "deepspeed":
         return wrap_deepspeed(model, optimizer, cfg, d, micro_batch)
     raise BadInput(f"unknown strategy {cfg.strategy!r}")
@@ -185,7 +186,7 @@ def grad_sync(module, last_micro_step: bool):
     Gradients add up locally (`p.grad += ...`) and are averaged over ranks once per optimizer
     step - same result, 1/accumulation of the communication. DeepSpeed does this itself.
     """
-    if isinstance(module, nn.parallel.DistributedDataParallel) and not last_micro_step:
+    if isinstance(module, DDP) and not last_micro_step:
         return module.no_sync()
     if hasattr(module, "set_requires_gradient_sync"):  # FSDP2's switch for the same thing
         module.set_requires_gradient_sync(last_micro_step)
@@ -205,9 +206,5 @@ def full_state_dict(module, cfg: TrainConfig) -> dict[str, torch.Tensor]:
 
         full = get_model_state_dict(module, options=StateDictOptions(full_state_dict=True))
         return {k: v.detach().cpu().clone() for k, v in full.items()}
-    inner = (
-        module.module
-        if isinstance(module, nn.DataParallel | nn.parallel.DistributedDataParallel)
-        else module
-    )
+    inner = module.module if isinstance(module, nn.DataParallel | DDP) else module
     return {k: v.detach().cpu().clone() for k, v in inner.state_dict().items()}
